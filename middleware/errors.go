@@ -1,0 +1,52 @@
+// Package middleware holds the Gin middleware of the API: request IDs,
+// logging, recovery, body limits, authentication, roles, rate limits, and the
+// one place that turns errors into the contract's JSON.
+package middleware
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"apisec/app/errs"
+)
+
+// Abort answers err and stops the chain. An *errs.Error is answered with its
+// status and message; anything else is logged with the request ID and
+// answered as a plain 500, so internal text never reaches the client.
+func Abort(c *gin.Context, err error) {
+	e, ok := errs.As(err)
+	if !ok {
+		logger(c).Error("request failed", "err", err)
+		e = errs.ErrInternal
+	}
+	if e.Status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", "Bearer")
+	}
+	c.AbortWithStatusJSON(e.Status, gin.H{"error": e.Message})
+}
+
+// Handler is a Gin handler that returns its error instead of writing it.
+type Handler func(c *gin.Context) error
+
+// Handle adapts h to Gin, answering any error it returns through Abort.
+func Handle(h Handler) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			Abort(c, err)
+		}
+	}
+}
+
+// logger returns the request-scoped logger set by the logging middleware.
+func logger(c *gin.Context) *slog.Logger {
+	if l, ok := c.Get(loggerKey); ok {
+		if sl, ok := l.(*slog.Logger); ok {
+			return sl
+		}
+	}
+	return slog.Default()
+}
+
+const loggerKey = "apisec.logger"
