@@ -27,14 +27,21 @@ func Abort(c *gin.Context, err error) {
 	c.AbortWithStatusJSON(e.Status, gin.H{"error": e.Message})
 }
 
-// Handler is a Gin handler that returns its error instead of writing it.
-type Handler func(c *gin.Context) error
+// Handler is a Gin handler that returns its answer instead of writing it:
+// a status and a body to encode as JSON (nil for none), or an error.
+type Handler func(c *gin.Context) (status int, body any, err error)
 
-// Handle adapts h to Gin, answering any error it returns through Abort.
+// Handle adapts h to Gin: errors go through Abort, answers are written here.
 func Handle(h Handler) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if err := h(c); err != nil {
+		status, body, err := h(c)
+		switch {
+		case err != nil:
 			Abort(c, err)
+		case body == nil:
+			c.Status(status)
+		default:
+			c.JSON(status, body)
 		}
 	}
 }

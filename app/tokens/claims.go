@@ -1,6 +1,9 @@
 package tokens
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Claims is what a verified access token says about its caller.
 type Claims struct {
@@ -10,4 +13,23 @@ type Claims struct {
 	ID        string    // jti
 	IssuedAt  time.Time // iat
 	ExpiresAt time.Time // exp
+}
+
+// HasRole reports whether the caller's role is one of roles.
+func (c Claims) HasRole(roles ...string) bool { return slices.Contains(roles, c.Role) }
+
+// The roles a token may carry.
+const (
+	RoleViewer = "viewer"
+	RoleEditor = "editor"
+	RoleAdmin  = "admin"
+)
+
+// ValidRole reports whether r is one of the contract's roles.
+func ValidRole(r string) bool {
+	switch r {
+	case RoleViewer, RoleEditor, RoleAdmin:
+		return true
+	}
+	return false
 }

@@ -1,0 +1,105 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"apisec/app/errs"
+	"apisec/app/passwords"
+	"apisec/models"
+)
+
+// CreateUser is the operator's `users create`: the same e-mail and password
+// rules as registration, any role and plan (empty means viewer and the
+// default plan), verified or not, and no e-mail sent. ErrEmailTaken for an
+// address already registered.
+func (s *Service) CreateUser(ctx context.Context, email, password, role, plan string, verified bool) (*models.User, error) {
+	email, err := normalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	if err := passwords.Validate(password); err != nil {
+		return nil, err
+	}
+	if role == "" {
+		role = models.RoleViewer
+	}
+	if plan == "" {
+		plan = models.DefaultPlan
+	}
+	if err := checkRole(role); err != nil {
+		return nil, err
+	}
+	if err := checkPlan(plan); err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	now := s.now()
+	u := &models.User{
+		ID: models.NewID(), Email: email, PasswordHash: hash, Role: role, Plan: plan,
+		EmailVerified: verified, CreatedAt: now, UpdatedAt: now,
+	}
+	switch err := models.CreateUser(s.db.WithContext(ctx), u); {
+	case errors.Is(err, models.ErrDuplicate):
+		return nil, errs.ErrEmailTaken
+	case err != nil:
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// SetRole is the operator's `users set-role`. The new role and the
+// revocation of the user's refresh tokens are one transaction, so no
+// session keeps minting access tokens under the old role's grant.
+func (s *Service) SetRole(ctx context.Context, email, role string) error {
+	if err := checkRole(role); err != nil {
+		return err
+	}
+	return s.updateByEmail(ctx, "set role", email, func(tx *gorm.DB, u *models.User) error {
+		now := s.now()
+		if err := models.UpdateUser(tx, u.ID, now, map[string]any{"role": role}); err != nil {
+			return err
+		}
+		return models.RevokeUserRefreshTokens(tx, u.ID, now)
+	})
+}
+
+// SetPlan is the operator's `users set-plan`. Sessions go on: the next
+// refresh already carries the new plan.
+func (s *Service) SetPlan(ctx context.Context, email, plan string) error {
+	if err := checkPlan(plan); err != nil {
+		return err
+	}
+	return s.updateByEmail(ctx, "set plan", email, func(tx *gorm.DB, u *models.User) error {
+		return models.UpdateUser(tx, u.ID, s.now(), map[string]any{"plan": plan})
+	})
+}
+
+// updateByEmail runs fn on the user with email in one transaction;
+// ErrUserNotFound when there is none.
+func (s *Service) updateByEmail(ctx context.Context, op, email string, fn func(tx *gorm.DB, u *models.User) error) error {
+	email, err := normalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		u, err := models.UserByEmail(tx, email)
+		if err != nil {
+			return err
+		}
+		return fn(tx, u)
+	})
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return ErrUserNotFound
+	case err != nil:
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}

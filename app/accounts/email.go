@@ -1,0 +1,93 @@
+package accounts
+
+import (
+	"net/http"
+	netmail "net/mail"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"apisec/app/errs"
+	"apisec/models"
+)
+
+// Limits on an address (RFC 5321: 64-octet local part, 254-octet path).
+const (
+	maxEmailBytes     = 254
+	maxLocalPartBytes = 64
+	maxPlanLen        = 64
+)
+
+// The field-rule violations; each 400 says which rule failed.
+var (
+	ErrEmailRequired    = errs.BadRequest("Email is required")
+	ErrEmailInvalid     = errs.BadRequest("Email must be a valid address")
+	ErrEmailTooLong     = errs.BadRequest("Email must be at most 254 characters long")
+	ErrEmailLocalLong   = errs.BadRequest("Email must have at most 64 characters before the @")
+	ErrEmailControlChar = errs.BadRequest("Email must not contain control characters")
+	ErrEmailDomain      = errs.BadRequest("Email domain must contain a dot")
+	ErrRoleInvalid      = errs.BadRequest("Role must be one of viewer, editor, admin")
+	ErrPlanInvalid      = errs.BadRequest("Plan must be 1 to 64 characters of a-z, 0-9, _ and -")
+
+	// ErrUserNotFound answers an operator command naming an unknown address.
+	ErrUserNotFound = errs.New(http.StatusNotFound, "no user with that email")
+)
+
+// normalizeEmail checks a new or looked-up address and returns the form it
+// is stored and compared in: trimmed and lower-case. Only a bare address is
+// accepted ("a@example.com", not "A <a@example.com>" or one with comments),
+// so what is stored is exactly what mail is sent to.
+func normalizeEmail(raw string) (string, error) {
+	email := strings.TrimSpace(raw)
+	switch {
+	case email == "":
+		return "", ErrEmailRequired
+	case len(email) > maxEmailBytes:
+		return "", ErrEmailTooLong
+	case !utf8.ValidString(email):
+		return "", ErrEmailInvalid
+	case strings.IndexFunc(email, unicode.IsControl) >= 0:
+		return "", ErrEmailControlChar
+	}
+	addr, err := netmail.ParseAddress(email)
+	if err != nil || addr.Name != "" || addr.Address != email {
+		return "", ErrEmailInvalid
+	}
+	at := strings.LastIndexByte(email, '@')
+	local, domain := email[:at], email[at+1:]
+	switch {
+	case len(local) > maxLocalPartBytes:
+		return "", ErrEmailLocalLong
+	case strings.HasPrefix(domain, "["): // a domain literal, [192.0.2.1]
+		return "", ErrEmailInvalid
+	case !strings.Contains(domain, "."):
+		return "", ErrEmailDomain
+	}
+	return strings.ToLower(email), nil
+}
+
+// lookupEmail is the form a login compares: no rules, since a login only
+// ever answers "Invalid email or password", just trimmed and lower-case.
+func lookupEmail(raw string) string { return strings.ToLower(strings.TrimSpace(raw)) }
+
+// checkRole refuses anything but the three roles.
+func checkRole(role string) error {
+	if !models.ValidRole(role) {
+		return ErrRoleInvalid
+	}
+	return nil
+}
+
+// checkPlan allows 1 to 64 characters of [a-z0-9_-]: plans are names an
+// operator types and the rate limiter reads from the token.
+func checkPlan(plan string) error {
+	if plan == "" || len(plan) > maxPlanLen {
+		return ErrPlanInvalid
+	}
+	for i := range len(plan) {
+		if c := plan[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return ErrPlanInvalid
+		}
+	}
+	return nil
+}

@@ -1,0 +1,150 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"gorm.io/gorm"
+
+	"apisec/app/errs"
+	"apisec/app/passwords"
+	"apisec/app/tokens"
+	"apisec/models"
+)
+
+// Login checks an e-mail and password and starts a session: a new refresh
+// family and an access token carrying the user's role and plan.
+//
+// An unknown address costs a dummy bcrypt comparison, so it takes as long
+// as a wrong password and gets the same ErrInvalidCredentials. "Email not
+// verified" is only said once the password matched. The hasher's
+// ErrUnavailable (too many bcrypt calls waiting) is passed on, wrapped.
+func (s *Service) Login(ctx context.Context, email, password string) (TokenPair, error) {
+	email = lookupEmail(email)
+	switch {
+	case email == "":
+		return TokenPair{}, ErrEmailRequired
+	case password == "":
+		return TokenPair{}, passwords.ErrRequired
+	}
+	u, err := models.UserByEmail(s.db.WithContext(ctx), email)
+	if errors.Is(err, models.ErrNotFound) {
+		if _, err := s.hasher.CompareDummy(ctx, password); err != nil {
+			return TokenPair{}, fmt.Errorf("login: %w", err)
+		}
+		return TokenPair{}, errs.ErrInvalidCredentials
+	}
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("login: %w", err)
+	}
+	ok, err := s.hasher.Compare(ctx, u.PasswordHash, password)
+	switch {
+	case err != nil:
+		return TokenPair{}, fmt.Errorf("login: %w", err)
+	case !ok:
+		return TokenPair{}, errs.ErrInvalidCredentials
+	case !u.EmailVerified:
+		return TokenPair{}, errs.ErrEmailNotVerified
+	}
+	rehash := s.rehash(ctx, u, password)
+
+	refresh, refreshHash, err := tokens.NewRefreshToken()
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("login: %w", err)
+	}
+	access, err := s.issueAccess(u)
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("login: %w", err)
+	}
+	now := s.now()
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if err := models.CreateRefreshToken(tx, &models.RefreshToken{
+			ID: models.NewID(), UserID: u.ID, FamilyID: models.NewID(), TokenHash: refreshHash,
+			ExpiresAt: now.Add(s.refreshTTL), CreatedAt: now,
+		}); err != nil {
+			return err
+		}
+		if rehash != "" {
+			if err := models.UpdateUser(tx, u.ID, now, map[string]any{"password_hash": rehash}); err != nil {
+				return err
+			}
+		}
+		return models.RecordLogin(tx, u.ID, now)
+	})
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("login: %w", err)
+	}
+	return TokenPair{AccessToken: access, RefreshToken: refresh, ExpiresIn: s.expiresIn()}, nil
+}
+
+// rehash returns a new hash of password when u's hash was made at another
+// bcrypt cost than the configured one, so raising BCRYPT_COST upgrades
+// accounts as their owners log in. A failure only postpones the upgrade.
+func (s *Service) rehash(ctx context.Context, u *models.User, password string) string {
+	if !s.hasher.NeedsRehash(u.PasswordHash) {
+		return ""
+	}
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		s.log.WarnContext(ctx, "password rehash skipped", slog.String("user_id", u.ID), slog.String("error", err.Error()))
+		return ""
+	}
+	return hash
+}
+
+// issueAccess signs an access token with u's role and plan as read.
+func (s *Service) issueAccess(u *models.User) (string, error) {
+	token, _, err := s.tokens.Issue(u.ID, u.Role, u.Plan)
+	return token, err
+}
+
+// expiresIn is the access-token lifetime in whole seconds.
+func (s *Service) expiresIn() int64 { return int64(s.tokens.TTL() / time.Second) }
+
+// Logout revokes the session (refresh family) of the presented token. A
+// malformed or unknown token is ErrInvalidRefreshToken, so a client learns
+// that it sent the wrong thing; a token of an already ended session (spent,
+// revoked or expired) still names its family and ends it again, quietly:
+// logging out twice is not an error.
+func (s *Service) Logout(ctx context.Context, refreshToken string) error {
+	if !tokens.ValidRefreshFormat(refreshToken) {
+		return errs.ErrInvalidRefreshToken
+	}
+	db := s.db.WithContext(ctx)
+	t, err := models.RefreshTokenByHash(db, tokens.HashRefreshToken(refreshToken))
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return errs.ErrInvalidRefreshToken
+	case err != nil:
+		return fmt.Errorf("logout: %w", err)
+	}
+	if err := models.RevokeRefreshFamily(db, t.FamilyID, s.now()); err != nil {
+		return fmt.Errorf("logout: %w", err)
+	}
+	return nil
+}
+
+// LogoutAll revokes every refresh token of the user.
+func (s *Service) LogoutAll(ctx context.Context, userID string) error {
+	if err := models.RevokeUserRefreshTokens(s.db.WithContext(ctx), userID, s.now()); err != nil {
+		return fmt.Errorf("logout all: %w", err)
+	}
+	return nil
+}
+
+// User returns the user with id. A user who no longer exists while their
+// access token is still valid gets errs.ErrInvalidToken: the token names
+// nobody.
+func (s *Service) User(ctx context.Context, userID string) (*models.User, error) {
+	u, err := models.UserByID(s.db.WithContext(ctx), userID)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return nil, errs.ErrInvalidToken
+	case err != nil:
+		return nil, fmt.Errorf("get user: %w", err)
+	}
+	return u, nil
+}

@@ -1,0 +1,133 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"apisec/app/errs"
+	"apisec/app/mail"
+	"apisec/app/passwords"
+	"apisec/models"
+)
+
+// ChangePassword sets a signed-in user's password after checking the
+// current one (ErrWrongPassword otherwise). The new hash, the revocation of
+// every refresh token and of any open reset link are one transaction.
+func (s *Service) ChangePassword(ctx context.Context, userID, current, next string) error {
+	if err := passwords.Validate(next); err != nil {
+		return err
+	}
+	u, err := s.User(ctx, userID)
+	if err != nil {
+		return err
+	}
+	ok, err := s.hasher.Compare(ctx, u.PasswordHash, current)
+	switch {
+	case err != nil:
+		return fmt.Errorf("change password: %w", err)
+	case !ok:
+		return errs.ErrWrongPassword
+	}
+	hash, err := s.hasher.Hash(ctx, next)
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	if err := s.setPassword(ctx, userID, hash, nil); err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	return nil
+}
+
+// ForgotPassword mails a verified user a link to reset their password (1 h,
+// single use; older links stop working). Unknown and unverified addresses
+// get no mail but the same work shape as in ResendVerification, and no
+// bcrypt runs on either path. It returns the token only when one was mailed
+// and the service exposes tokens.
+func (s *Service) ForgotPassword(ctx context.Context, email string) (string, error) {
+	email, err := normalizeEmail(email)
+	if err != nil {
+		return "", err
+	}
+	token, tokenHash, err := newAccountToken()
+	if err != nil {
+		return "", err
+	}
+	u, err := models.UserByEmail(s.db.WithContext(ctx), email)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		u = nil
+	case err != nil:
+		return "", fmt.Errorf("forgot password: %w", err)
+	}
+	send := u != nil && u.EmailVerified
+	if err := s.replaceAccountToken(ctx, u, send, models.PurposeResetPassword, tokenHash, ResetTTL); err != nil {
+		return "", fmt.Errorf("forgot password: %w", err)
+	}
+	if !send {
+		return "", nil
+	}
+	s.sendLater(ctx, "password reset", u.ID, mail.ResetMessage(s.baseURL, u.Email, token))
+	return s.exposed(token), nil
+}
+
+// ResetPassword sets a new password with a mailed reset token and revokes
+// every refresh token of the user. The password rules are checked first, so
+// a rejected password leaves the token usable; a malformed, unknown, spent
+// or expired token is ErrInvalidResetToken, found before any bcrypt work.
+// The token is consumed atomically in the transaction that stores the hash.
+func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) error {
+	if err := passwords.Validate(newPassword); err != nil {
+		return err
+	}
+	if !validTokenFormat(token) {
+		return errs.ErrInvalidResetToken
+	}
+	tokenHash := hashToken(token)
+	t, err := models.FindUsableAccountToken(s.db.WithContext(ctx), models.PurposeResetPassword, tokenHash, s.now())
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return errs.ErrInvalidResetToken
+	case err != nil:
+		return fmt.Errorf("reset password: %w", err)
+	}
+	hash, err := s.hasher.Hash(ctx, newPassword)
+	if err != nil {
+		return fmt.Errorf("reset password: %w", err)
+	}
+	err = s.setPassword(ctx, t.UserID, hash, func(tx *gorm.DB) error {
+		// The token may have been spent or expired while bcrypt ran.
+		_, err := models.ConsumeAccountToken(tx, models.PurposeResetPassword, tokenHash, s.now())
+		return err
+	})
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return errs.ErrInvalidResetToken
+	case err != nil:
+		return fmt.Errorf("reset password: %w", err)
+	}
+	return nil
+}
+
+// setPassword stores hash as userID's password in one transaction with
+// first (if any), the revocation of every refresh token and the spending of
+// every open reset link.
+func (s *Service) setPassword(ctx context.Context, userID, hash string, first func(tx *gorm.DB) error) error {
+	now := s.now()
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		if first != nil {
+			if err := first(tx); err != nil {
+				return err
+			}
+		}
+		if err := models.UpdateUser(tx, userID, now, map[string]any{"password_hash": hash}); err != nil {
+			return err
+		}
+		if err := models.RevokeUserRefreshTokens(tx, userID, now); err != nil {
+			return err
+		}
+		return models.InvalidateAccountTokens(tx, userID, models.PurposeResetPassword, now)
+	})
+}

@@ -1,0 +1,127 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"gorm.io/gorm"
+
+	"apisec/app/errs"
+	"apisec/app/tokens"
+	"apisec/models"
+)
+
+// Refresh spends a refresh token and answers with a new pair in the same
+// family.
+//
+// Design. Everything happens in one transaction:
+//
+//  1. Find the presented token T by its hash; unknown, expired or revoked
+//     is ErrInvalidRefreshToken.
+//  2. Spend it with models.MarkRefreshTokenReplaced, a conditional UPDATE
+//     (replaced_at IS NULL AND revoked_at IS NULL). Exactly one request
+//     changes the row: on PostgreSQL a concurrent UPDATE blocks on the row
+//     lock until the winner commits and then matches nothing; on SQLite
+//     transactions are serialized outright (_txlock=immediate, one
+//     connection). The winner inserts the successor S = Successors.Successor(T)
+//     — derived, not random, and stored only as a hash — in the same family
+//     with a fresh expiry.
+//  3. A request that did not change the row re-reads it (on PostgreSQL it
+//     now sees the winner's commit). Replaced within ReuseGrace, family not
+//     revoked: a retry (two tabs, a lost response) — recompute S, confirm
+//     its row is in the same family and live, and answer with it, so the
+//     family never forks. Otherwise it is reuse of a spent token, a sign of
+//     theft: the whole family is revoked in this same transaction, which is
+//     committed, and only then is ErrInvalidRefreshToken returned.
+//
+// The access token always carries the role and plan read from the database
+// in this transaction.
+func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, error) {
+	if !tokens.ValidRefreshFormat(refreshToken) {
+		return TokenPair{}, errs.ErrInvalidRefreshToken
+	}
+	now := s.now()
+	hash := tokens.HashRefreshToken(refreshToken)
+	successor := s.successors.Successor(refreshToken)
+	var (
+		user    *models.User
+		revoked string // the family revoked for reuse, if any
+	)
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		t, err := models.RefreshTokenByHash(tx, hash)
+		if err != nil {
+			return err
+		}
+		if t.RevokedAt != nil || !now.Before(t.ExpiresAt) {
+			return models.ErrNotFound
+		}
+		spent, err := models.MarkRefreshTokenReplaced(tx, t.ID, now)
+		if err != nil {
+			return err
+		}
+		if spent {
+			if err := models.CreateRefreshToken(tx, &models.RefreshToken{
+				ID: models.NewID(), UserID: t.UserID, FamilyID: t.FamilyID,
+				TokenHash: tokens.HashRefreshToken(successor),
+				ExpiresAt: now.Add(s.refreshTTL), CreatedAt: now,
+			}); err != nil {
+				return err
+			}
+		} else {
+			ok, err := s.isRetry(tx, hash, successor, now)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				if err := models.RevokeRefreshFamily(tx, t.FamilyID, now); err != nil {
+					return err
+				}
+				revoked = t.FamilyID
+				return nil // commit the revocation; the error is returned below
+			}
+		}
+		user, err = models.UserByID(tx, t.UserID)
+		return err
+	})
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return TokenPair{}, errs.ErrInvalidRefreshToken
+	case err != nil:
+		return TokenPair{}, fmt.Errorf("refresh: %w", err)
+	case revoked != "":
+		s.log.WarnContext(ctx, "spent refresh token reused; session revoked", slog.String("family_id", revoked))
+		return TokenPair{}, errs.ErrInvalidRefreshToken
+	}
+	access, err := s.issueAccess(user)
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("refresh: %w", err)
+	}
+	return TokenPair{AccessToken: access, RefreshToken: successor, ExpiresIn: s.expiresIn()}, nil
+}
+
+// isRetry decides, for a token another request spent first, whether this is
+// a retry of that refresh within the grace window that may be answered with
+// the same successor. Only the row's state as now committed counts, so it
+// is read again.
+func (s *Service) isRetry(tx *gorm.DB, hash, successor string, now time.Time) (bool, error) {
+	t, err := models.RefreshTokenByHash(tx, hash)
+	if err != nil {
+		return false, err
+	}
+	if t.RevokedAt != nil || t.ReplacedAt == nil || s.reuseGrace <= 0 || now.Sub(*t.ReplacedAt) > s.reuseGrace {
+		return false, nil
+	}
+	next, err := models.RefreshTokenByHash(tx, tokens.HashRefreshToken(successor))
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		// Spent within the window, yet its successor is not there: it was
+		// issued under another successor key (a key rotation). Not a retry.
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return next.FamilyID == t.FamilyID && next.RevokedAt == nil && now.Before(next.ExpiresAt), nil
+}

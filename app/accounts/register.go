@@ -1,0 +1,153 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"apisec/app/errs"
+	"apisec/app/mail"
+	"apisec/app/passwords"
+	"apisec/models"
+)
+
+// Register creates an unverified viewer on the free plan and mails the link
+// that verifies the address. The user and the verification token are written
+// in one transaction, so a failed registration leaves nothing behind; the
+// e-mail is sent afterwards, in the background, and its failure never loses
+// the account (the user can ask for another link). The verification token is
+// returned only when the service exposes tokens (outside production).
+func (s *Service) Register(ctx context.Context, email, password string) (*models.User, string, error) {
+	email, err := normalizeEmail(email)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := passwords.Validate(password); err != nil {
+		return nil, "", err
+	}
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return nil, "", fmt.Errorf("register: %w", err)
+	}
+	token, tokenHash, err := newAccountToken()
+	if err != nil {
+		return nil, "", err
+	}
+	now := s.now()
+	u := &models.User{
+		ID: models.NewID(), Email: email, PasswordHash: hash,
+		Role: models.RoleViewer, Plan: models.DefaultPlan,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		// The unique index decides, so two concurrent registrations of one
+		// address cannot both succeed.
+		if err := models.CreateUser(tx, u); err != nil {
+			if errors.Is(err, models.ErrDuplicate) {
+				return errs.ErrEmailTaken
+			}
+			return err
+		}
+		return models.CreateAccountToken(tx, &models.AccountToken{
+			ID: models.NewID(), UserID: u.ID, Purpose: models.PurposeVerifyEmail,
+			TokenHash: tokenHash, ExpiresAt: now.Add(VerificationTTL), CreatedAt: now,
+		})
+	})
+	if err != nil {
+		if errors.Is(err, errs.ErrEmailTaken) {
+			return nil, "", errs.ErrEmailTaken
+		}
+		return nil, "", fmt.Errorf("register: %w", err)
+	}
+	s.sendLater(ctx, "verification", u.ID, mail.VerificationMessage(s.baseURL, u.Email, token))
+	return u, s.exposed(token), nil
+}
+
+// Verify spends a verification token and marks its user's address verified.
+// A malformed, unknown, spent or expired token is ErrInvalidVerification; of
+// two concurrent uses of one token exactly one succeeds (the conditional
+// UPDATE in models.ConsumeAccountToken).
+func (s *Service) Verify(ctx context.Context, token string) error {
+	if !validTokenFormat(token) {
+		return errs.ErrInvalidVerification
+	}
+	now := s.now()
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		t, err := models.ConsumeAccountToken(tx, models.PurposeVerifyEmail, hashToken(token), now)
+		if err != nil {
+			return err
+		}
+		if err := models.UpdateUser(tx, t.UserID, now, map[string]any{"email_verified": true}); err != nil {
+			return err
+		}
+		// Other links mailed for this address are of no further use.
+		return models.InvalidateAccountTokens(tx, t.UserID, models.PurposeVerifyEmail, now)
+	})
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return errs.ErrInvalidVerification
+	case err != nil:
+		return fmt.Errorf("verify email: %w", err)
+	}
+	return nil
+}
+
+// ResendVerification mails a new verification link to an unverified user,
+// spending the older links. For an unknown or already verified address it
+// sends nothing but does the same kind of work (a token, a lookup, a
+// transaction with the same UPDATE), so the answer and its timing do not
+// tell whether an account exists. It returns the token only when one was
+// mailed and the service exposes tokens.
+func (s *Service) ResendVerification(ctx context.Context, email string) (string, error) {
+	email, err := normalizeEmail(email)
+	if err != nil {
+		return "", err
+	}
+	token, tokenHash, err := newAccountToken()
+	if err != nil {
+		return "", err
+	}
+	u, err := models.UserByEmail(s.db.WithContext(ctx), email)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		u = nil
+	case err != nil:
+		return "", fmt.Errorf("resend verification: %w", err)
+	}
+	send := u != nil && !u.EmailVerified
+	if err := s.replaceAccountToken(ctx, u, send, models.PurposeVerifyEmail, tokenHash, VerificationTTL); err != nil {
+		return "", fmt.Errorf("resend verification: %w", err)
+	}
+	if !send {
+		return "", nil
+	}
+	s.sendLater(ctx, "verification", u.ID, mail.VerificationMessage(s.baseURL, u.Email, token))
+	return s.exposed(token), nil
+}
+
+// replaceAccountToken spends u's open tokens of purpose and, when issue is
+// set, stores a new one. When issue is false (no such user, or one that must
+// not get a mail) it runs the same UPDATE against no user, so both paths do
+// a transaction of the same shape.
+func (s *Service) replaceAccountToken(ctx context.Context, u *models.User, issue bool, purpose, tokenHash string, ttl time.Duration) error {
+	now := s.now()
+	userID := ""
+	if issue {
+		userID = u.ID
+	}
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		if err := models.InvalidateAccountTokens(tx, userID, purpose, now); err != nil {
+			return fmt.Errorf("invalidate account tokens: %w", err)
+		}
+		if !issue {
+			return nil
+		}
+		return models.CreateAccountToken(tx, &models.AccountToken{
+			ID: models.NewID(), UserID: u.ID, Purpose: purpose,
+			TokenHash: tokenHash, ExpiresAt: now.Add(ttl), CreatedAt: now,
+		})
+	})
+}

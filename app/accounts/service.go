@@ -1,0 +1,209 @@
+// Package accounts is the service behind every /auth route and the operator
+// CLI: registration and e-mail verification, login, refresh-token rotation,
+// logout, password change and reset, and role and plan changes. It knows
+// nothing of HTTP; its errors are errs.Error kinds or wrapped infrastructure
+// errors.
+package accounts
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+
+	"apisec/app/mail"
+	"apisec/app/passwords"
+	"apisec/app/tokens"
+)
+
+// Lifetimes of the single-use tokens mailed to users (fixed by the contract).
+const (
+	VerificationTTL = 24 * time.Hour
+	ResetTTL        = time.Hour
+)
+
+// DefaultMailTimeout bounds one asynchronous e-mail when Deps.MailTimeout is zero.
+const DefaultMailTimeout = 30 * time.Second
+
+// Deps is what the service needs; DB, Tokens, Successors, Hasher and Mailer
+// are required.
+type Deps struct {
+	DB         *gorm.DB
+	Tokens     *tokens.Service
+	Successors *tokens.SuccessorKey
+	Hasher     *passwords.Hasher
+	Mailer     mail.Mailer
+	Log        *slog.Logger     // nil discards
+	Now        func() time.Time // the clock for every timestamp; nil means time.Now
+	BaseURL    string           // APP_BASE_URL, the start of every link in an e-mail
+
+	RefreshTTL   time.Duration // REFRESH_TOKEN_TTL
+	ReuseGrace   time.Duration // REFRESH_REUSE_GRACE; zero treats every reuse as theft
+	ExposeTokens bool          // outside production: return verification and reset tokens to the caller
+	MailTimeout  time.Duration // per e-mail; DefaultMailTimeout when zero
+}
+
+// Service implements the account flows. It is safe for concurrent use.
+type Service struct {
+	db          *gorm.DB
+	tokens      *tokens.Service
+	successors  *tokens.SuccessorKey
+	hasher      *passwords.Hasher
+	mailer      mail.Mailer
+	log         *slog.Logger
+	clock       func() time.Time
+	baseURL     string
+	refreshTTL  time.Duration
+	reuseGrace  time.Duration
+	expose      bool
+	mailTimeout time.Duration
+
+	mailMu sync.Mutex // guards closed and the WaitGroup's Add against Close's Wait
+	closed bool
+	mailWG sync.WaitGroup
+}
+
+// TokenPair is the answer to a login or a refresh.
+type TokenPair struct {
+	AccessToken  string
+	RefreshToken string
+	ExpiresIn    int64 // access-token lifetime in seconds
+}
+
+// New returns a Service over d. It panics when a required dependency is
+// missing: that is a wiring bug, found at start-up.
+func New(d Deps) *Service {
+	if d.DB == nil || d.Tokens == nil || d.Successors == nil || d.Hasher == nil || d.Mailer == nil {
+		panic("accounts.New: DB, Tokens, Successors, Hasher and Mailer are required")
+	}
+	if d.RefreshTTL <= 0 {
+		panic("accounts.New: RefreshTTL must be positive")
+	}
+	s := &Service{
+		db: d.DB, tokens: d.Tokens, successors: d.Successors, hasher: d.Hasher, mailer: d.Mailer,
+		log: d.Log, clock: d.Now, baseURL: d.BaseURL,
+		refreshTTL: d.RefreshTTL, reuseGrace: max(d.ReuseGrace, 0), expose: d.ExposeTokens,
+		mailTimeout: d.MailTimeout,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.mailTimeout <= 0 {
+		s.mailTimeout = DefaultMailTimeout
+	}
+	return s
+}
+
+// NewOperator returns a Service for the operator commands only (CreateUser,
+// SetRole, SetPlan), which need no keys, mailer or Redis; the HTTP flows
+// need a Service from New.
+func NewOperator(db *gorm.DB, hasher *passwords.Hasher, log *slog.Logger, now func() time.Time) *Service {
+	if db == nil || hasher == nil {
+		panic("accounts.NewOperator: DB and Hasher are required")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{db: db, hasher: hasher, log: log, clock: now, mailTimeout: DefaultMailTimeout}
+}
+
+// Close waits for the e-mails still being sent (each is bounded by the mail
+// timeout). Mail asked for after Close is sent synchronously.
+func (s *Service) Close() {
+	s.mailMu.Lock()
+	s.closed = true
+	s.mailMu.Unlock()
+	s.mailWG.Wait()
+}
+
+// now is the service's clock in UTC, at the microsecond precision both
+// database engines keep, so a timestamp read back equals the one written.
+func (s *Service) now() time.Time { return s.clock().UTC().Truncate(time.Microsecond) }
+
+// tx runs fn in one transaction on the request's context.
+func (s *Service) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return s.db.WithContext(ctx).Transaction(fn)
+}
+
+// sendLater sends m in the background so the request does not wait for the
+// SMTP server; a failure is logged (with the user id, never the message,
+// which holds a token) and loses nothing but the e-mail: the user can ask
+// for another. The send outlives the request, so it keeps ctx's values but
+// not its cancellation.
+func (s *Service) sendLater(ctx context.Context, kind, userID string, m mail.Message) {
+	ctx = context.WithoutCancel(ctx)
+	send := func() {
+		ctx, cancel := context.WithTimeout(ctx, s.mailTimeout)
+		defer cancel()
+		if err := s.mailer.Send(ctx, m); err != nil {
+			s.log.ErrorContext(ctx, "send e-mail failed",
+				slog.String("kind", kind), slog.String("user_id", userID), slog.String("error", err.Error()))
+		}
+	}
+	s.mailMu.Lock()
+	if s.closed {
+		s.mailMu.Unlock()
+		send()
+		return
+	}
+	s.mailWG.Add(1)
+	s.mailMu.Unlock()
+	go func() {
+		defer s.mailWG.Done()
+		send()
+	}()
+}
+
+// accountTokenLen is the length of a mailed token: 32 random bytes in hex.
+const accountTokenLen = 64
+
+// newAccountToken returns a fresh mailed token and the hash it is stored under.
+func newAccountToken() (token, hash string, err error) {
+	var b [accountTokenLen / 2]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", fmt.Errorf("new account token: %w", err)
+	}
+	token = hex.EncodeToString(b[:])
+	return token, hashToken(token), nil
+}
+
+// hashToken is the hex SHA-256 under which a mailed token is stored; a fast
+// hash suffices for 256 random bits.
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// validTokenFormat reports whether token could be one newAccountToken made,
+// so malformed input is refused without a query.
+func validTokenFormat(token string) bool {
+	if len(token) != accountTokenLen {
+		return false
+	}
+	for i := range len(token) {
+		if c := token[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// exposed returns token when the service may hand tokens to the caller.
+func (s *Service) exposed(token string) string {
+	if s.expose {
+		return token
+	}
+	return ""
+}

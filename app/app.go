@@ -1,0 +1,220 @@
+// Package app wires the application: it owns the database, Redis, clock,
+// logger and the services built on them. Handlers and the CLI reach every
+// dependency through an *App; nothing is global.
+package app
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/ulule/limiter/v3"
+	"gorm.io/gorm"
+
+	"apisec/app/accounts"
+	"apisec/app/config"
+	"apisec/app/mail"
+	"apisec/app/passwords"
+	"apisec/app/projects"
+	"apisec/app/ratelimit"
+	"apisec/app/tokens"
+	"apisec/db"
+)
+
+// App holds the running application's dependencies and services.
+type App struct {
+	Config *config.Config
+	Log    *slog.Logger
+	Now    func() time.Time // UTC; tests inject a fake
+
+	DB     *gorm.DB
+	Engine db.Engine
+	Redis  redis.UniversalClient // nil: in-process rate-limit stores
+
+	Tokens   *tokens.Service
+	Hasher   *passwords.Hasher
+	Limits   *ratelimit.Limiters
+	Accounts *accounts.Service
+	Projects *projects.Service
+
+	rlPrefix string
+	closers  []func() error
+}
+
+// Options change how New builds the App; the zero value is production wiring.
+type Options struct {
+	Now     func() time.Time // default time.Now
+	Mailer  mail.Mailer      // default: SMTP when SMTP_HOST is set, else the log
+	Migrate bool             // apply pending migrations after connecting
+	// RateLimitPrefix is put before each limiter's name in its Redis keys,
+	// so parallel tests sharing one Redis do not count each other.
+	RateLimitPrefix string
+}
+
+// New connects to storage and builds the services. On error everything
+// already opened is closed.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options) (_ *App, err error) {
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+	a := &App{Config: cfg, Log: log, Now: func() time.Time { return now().UTC() }}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if err := a.openStorage(ctx, opt.Migrate); err != nil {
+		return nil, err
+	}
+	a.rlPrefix = opt.RateLimitPrefix
+	if err := a.buildServices(opt.Mailer); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) openStorage(ctx context.Context, migrate bool) error {
+	cfg := a.Config
+	gdb, engine, err := db.Open(ctx, cfg.DatabaseURL, db.Options{
+		MaxOpenConns:    cfg.DBMaxOpenConns,
+		MaxIdleConns:    cfg.DBMaxIdleConns,
+		ConnMaxLifetime: 30 * time.Minute,
+		Now:             a.Now,
+		Logger:          a.Log,
+	})
+	if err != nil {
+		return err
+	}
+	a.DB, a.Engine = gdb, engine
+	sqlDB, _ := gdb.DB()
+	a.closers = append(a.closers, sqlDB.Close)
+	if migrate {
+		if err := db.MigrateUp(ctx, sqlDB, engine); err != nil {
+			return err
+		}
+	}
+	if cfg.RedisURL != "" {
+		rdb, err := db.OpenRedis(ctx, cfg.RedisURL, cfg.RedisClusterAddrs)
+		if err != nil {
+			return err
+		}
+		a.Redis = rdb
+		a.closers = append(a.closers, rdb.Close)
+	}
+	return nil
+}
+
+func (a *App) buildServices(mailer mail.Mailer) error {
+	cfg := a.Config
+	priv, err := a.loadKeys()
+	if err != nil {
+		return err
+	}
+	previous, err := tokens.LoadPublicKeys(cfg.PreviousPublicKeyPaths)
+	if err != nil {
+		return fmt.Errorf("JWT_PREVIOUS_PUBLIC_KEY_PATHS: %w", err)
+	}
+	if a.Tokens, err = tokens.New(tokens.Config{
+		PrivateKey: priv, PreviousKeys: previous,
+		Issuer: cfg.Issuer, Audience: cfg.Audience,
+		TTL: cfg.AccessTokenTTL, Leeway: 30 * time.Second, Clock: a.Now,
+	}); err != nil {
+		return err
+	}
+	successors, err := tokens.NewSuccessorKey(priv)
+	if err != nil {
+		return err
+	}
+	if a.Hasher, err = passwords.NewHasher(cfg.BcryptCost, cfg.BcryptConcurrency, cfg.BcryptWait); err != nil {
+		return fmt.Errorf("BCRYPT_COST: %w", err)
+	}
+	if mailer == nil {
+		if mailer, err = a.newMailer(); err != nil {
+			return err
+		}
+	}
+	if a.Limits, err = ratelimit.NewLimiters(cfg.Rates, a.newStore, a.Now); err != nil {
+		return err
+	}
+	a.closers = append(a.closers, a.Limits.Close)
+	a.Accounts = accounts.New(accounts.Deps{
+		DB: a.DB, Tokens: a.Tokens, Successors: successors, Hasher: a.Hasher, Mailer: mailer,
+		Log: a.Log, Now: a.Now, BaseURL: cfg.BaseURL,
+		RefreshTTL: cfg.RefreshTokenTTL, ReuseGrace: cfg.RefreshReuseGrace,
+		ExposeTokens: !cfg.Production(),
+	})
+	a.closers = append(a.closers, func() error { a.Accounts.Close(); return nil })
+	a.Projects = projects.New(a.DB, a.Now)
+	return nil
+}
+
+// loadKeys reads the signing key; outside production a missing pair is
+// generated once, so a fresh clone starts with no setup.
+func (a *App) loadKeys() (*rsa.PrivateKey, error) {
+	cfg := a.Config
+	if !cfg.Production() {
+		generated, err := tokens.EnsureDevKeys(cfg.PrivateKeyPath, cfg.PublicKeyPath)
+		if err != nil {
+			return nil, err
+		}
+		if generated {
+			a.Log.Warn("generated a development JWT key pair; never use it in production",
+				"private", cfg.PrivateKeyPath, "public", cfg.PublicKeyPath)
+		}
+	}
+	return tokens.LoadKeyPair(cfg.PrivateKeyPath, cfg.PublicKeyPath)
+}
+
+func (a *App) newMailer() (mail.Mailer, error) {
+	s := a.Config.SMTP
+	if s.Host == "" {
+		return mail.NewLog(a.Log), nil
+	}
+	m, err := mail.NewSMTP(mail.SMTPConfig{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password, From: s.From})
+	if err != nil {
+		return nil, fmt.Errorf("SMTP_*: %w", err)
+	}
+	return m, nil
+}
+
+// newStore puts each limiter on Redis when configured, else in process.
+func (a *App) newStore(name string) (limiter.Store, error) {
+	if a.Redis != nil {
+		return ratelimit.NewRedisStore(a.Redis, ratelimit.Name(a.rlPrefix+name), ratelimit.Clock(a.Now)), nil
+	}
+	return ratelimit.NewMemoryStore(ratelimit.Name(name), ratelimit.Clock(a.Now), ratelimit.MaxKeys(1_000_000)), nil
+}
+
+// Ready reports whether the database and Redis answer.
+func (a *App) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	sqlDB, err := a.DB.DB()
+	if err != nil {
+		return err
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if a.Redis != nil {
+		if err := a.Redis.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close releases everything New opened, newest first.
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,73 @@
+// Package passwords holds the password rules of the API contract and the
+// bcrypt hasher that every password check goes through.
+package passwords
+
+import (
+	"unicode"
+	"unicode/utf8"
+
+	"apisec/app/errs"
+)
+
+// MinLength is the fewest characters (runes) a password may have.
+const MinLength = 10
+
+// MaxBytes is bcrypt's input limit: it ignores everything past 72 bytes, so
+// a longer password would silently be truncated.
+const MaxBytes = 72
+
+// The rule violations, in the order Validate checks them. Each is a 400 whose
+// message says which rule failed.
+var (
+	ErrRequired    = errs.BadRequest("Password is required")
+	ErrInvalidUTF8 = errs.BadRequest("Password must be valid UTF-8 text")
+	ErrControlChar = errs.BadRequest("Password must not contain control characters")
+	ErrTooShort    = errs.BadRequest("Password must be at least 10 characters long")
+	ErrTooLong     = errs.BadRequest("Password must be at most 72 bytes long")
+	ErrNoUpper     = errs.BadRequest("Password must contain an upper-case letter")
+	ErrNoLower     = errs.BadRequest("Password must contain a lower-case letter")
+	ErrNoDigit     = errs.BadRequest("Password must contain a digit")
+	ErrCommon      = errs.BadRequest("Password is too common; choose a less common one")
+)
+
+// Validate checks a new password against the contract's rules and returns
+// the first one it breaks, always in the same order, or nil.
+func Validate(password string) error {
+	if password == "" {
+		return ErrRequired
+	}
+	// Encoding first: counting characters of malformed text means nothing,
+	// and control characters (NUL above all) break storage, logs and the
+	// forms users type into.
+	if !utf8.ValidString(password) {
+		return ErrInvalidUTF8
+	}
+	var upper, lower, digit bool
+	for _, r := range password {
+		switch {
+		case unicode.IsControl(r):
+			return ErrControlChar
+		case unicode.IsUpper(r):
+			upper = true
+		case unicode.IsLower(r):
+			lower = true
+		case unicode.IsDigit(r):
+			digit = true
+		}
+	}
+	switch {
+	case utf8.RuneCountInString(password) < MinLength:
+		return ErrTooShort
+	case len(password) > MaxBytes:
+		return ErrTooLong
+	case !upper:
+		return ErrNoUpper
+	case !lower:
+		return ErrNoLower
+	case !digit:
+		return ErrNoDigit
+	case IsCommon(password):
+		return ErrCommon
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ulule/limiter/v3"
+)
+
+const benchKeys = 100_000
+
+func benchKeyNames() []string {
+	keys := make([]string, benchKeys)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("10.%d.%d.%d", i>>16&0xff, i>>8&0xff, i&0xff)
+	}
+	return keys
+}
+
+// BenchmarkMemoryStoreGet is one decision against a store holding 100,000
+// live keys, each with part of its window used.
+func BenchmarkMemoryStoreGet(b *testing.B) {
+	s := NewMemoryStore()
+	b.Cleanup(func() { _ = s.Close() })
+	rate := limiter.Rate{Limit: 100, Period: time.Minute}
+	keys := benchKeyNames()
+	ctx := context.Background()
+	for _, k := range keys {
+		for range 10 {
+			if _, err := s.Get(ctx, k, rate); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("serial", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			if _, err := s.Get(ctx, keys[i%benchKeys], rate); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+		b.ReportMetric(float64(s.Len()), "keys")
+	})
+	b.Run("parallel", func(b *testing.B) {
+		var next atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.Get(ctx, keys[next.Add(1)%benchKeys], rate); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkRedisStoreGet is one decision over loopback: a single EVALSHA.
+func BenchmarkRedisStoreGet(b *testing.B) {
+	s, _ := redisStore(b)
+	rate := limiter.Rate{Limit: 100, Period: time.Minute}
+	ctx := context.Background()
+	b.Run("serial", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			if _, err := s.Get(ctx, strconv.Itoa(i%1000), rate); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.SetParallelism(8) // many requests in flight, as behind a busy server
+		var next atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.Get(ctx, strconv.Itoa(int(next.Add(1)%1000)), rate); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}

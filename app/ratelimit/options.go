@@ -1,0 +1,90 @@
+package ratelimit
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ulule/limiter/v3"
+)
+
+// Option configures a store made by NewRedisStore or NewMemoryStore.
+type Option func(*options)
+
+type options struct {
+	name          string
+	now           func() time.Time
+	maxKeys       int
+	sweepInterval time.Duration
+}
+
+func newOptions(opts []Option) options {
+	o := options{name: "default", now: time.Now, sweepInterval: time.Minute}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// Name sets the limiter name used in Redis keys (rl:<name>:{<key>}); one
+// store serves one named limiter. The memory store has no shared namespace
+// and ignores it.
+func Name(name string) Option { return func(o *options) { o.name = name } }
+
+// Clock sets the time source; tests pass a fake clock. Defaults to time.Now.
+func Clock(now func() time.Time) Option {
+	return func(o *options) {
+		if now != nil {
+			o.now = now
+		}
+	}
+}
+
+// MaxKeys caps the number of keys a memory store holds (0, the default,
+// means no cap). A decision that would add a key beyond it fails with
+// ErrStoreFull rather than evicting someone else's history, which would let
+// an attacker reset their own limit by flooding new keys.
+func MaxKeys(n int) Option { return func(o *options) { o.maxKeys = n } }
+
+// SweepInterval sets how often a memory store drops expired keys
+// (default one minute).
+func SweepInterval(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.sweepInterval = d
+		}
+	}
+}
+
+// ErrStoreFull is returned by a memory store that reached its MaxKeys cap.
+var ErrStoreFull = errors.New("ratelimit: memory store full")
+
+func checkRate(rate limiter.Rate) error {
+	if rate.Limit < 1 || rate.Period <= 0 {
+		return fmt.Errorf("ratelimit: invalid rate %d per %s", rate.Limit, rate.Period)
+	}
+	return nil
+}
+
+// decision turns the state of one key after a decision into ulule's context.
+// n is the number of admitted entries in the window after the decision,
+// resetAt is when the oldest of them leaves it (now+period when there are
+// none), and reached tells whether the request was refused.
+func decision(rate limiter.Rate, n int64, resetAt time.Time, reached bool) limiter.Context {
+	return limiter.Context{
+		Limit:     rate.Limit,
+		Remaining: max(rate.Limit-n, 0),
+		Reset:     ceilUnix(resetAt),
+		Reached:   reached,
+	}
+}
+
+// ceilUnix is t in Unix seconds, rounded up so a client that waits until
+// then always finds a free slot.
+func ceilUnix(t time.Time) int64 {
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return s
+}

@@ -1,0 +1,96 @@
+package tokens
+
+import (
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+)
+
+// RefreshTokenLen is the length of a refresh token: 32 random bytes in hex.
+const RefreshTokenLen = 64
+
+// NewRefreshToken returns a fresh opaque refresh token and the hash under
+// which it is stored; the token itself is never stored.
+func NewRefreshToken() (token, hash string, err error) {
+	var b [RefreshTokenLen / 2]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", fmt.Errorf("new refresh token: %w", err)
+	}
+	token = hex.EncodeToString(b[:])
+	return token, HashRefreshToken(token), nil
+}
+
+// HashRefreshToken returns the hex SHA-256 of token, the form it is stored
+// and looked up in. A fast hash suffices: the token has 256 bits of entropy.
+func HashRefreshToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// ValidRefreshFormat reports whether token is exactly 64 lowercase hex
+// characters, so malformed input is refused before any lookup.
+func ValidRefreshFormat(token string) bool {
+	if len(token) != RefreshTokenLen {
+		return false
+	}
+	for i := range len(token) {
+		if c := token[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// SuccessorKey derives the successor of a refresh token for the reuse grace
+// window.
+//
+// A refresh spends token T and issues Successor(T) = HMAC-SHA256(key, T)
+// instead of a random token, storing only its hash as usual. When T is
+// presented again within the grace window (two tabs, a lost response), the
+// server recomputes Successor(T), checks it against the stored successor hash
+// and answers with the same token: the family never forks, and no refresh
+// token is ever stored in plaintext. Without the key the successor is as
+// unpredictable as a random token; holding T within the window yields it, but
+// T's holder could have refreshed anyway.
+//
+// The key is derived (HKDF-SHA256 with a fixed label) from the JWT private
+// key, so it needs no configuration of its own. Rotating the JWT key changes
+// it: a retry that straddles a rotation is treated as reuse.
+type SuccessorKey struct {
+	key []byte
+}
+
+const successorLabel = "apisec refresh-token successor v1"
+
+// NewSuccessorKey derives the successor key from the JWT signing key.
+func NewSuccessorKey(priv *rsa.PrivateKey) (*SuccessorKey, error) {
+	if priv == nil {
+		return nil, errors.New("successor key: no private key")
+	}
+	key, err := hkdf.Key(sha256.New, x509.MarshalPKCS1PrivateKey(priv), nil, successorLabel, sha256.Size)
+	if err != nil {
+		return nil, fmt.Errorf("successor key: %w", err)
+	}
+	return &SuccessorKey{key: key}, nil
+}
+
+// Successor returns the refresh token that succeeds token: 64 lowercase hex
+// characters, the same for the same token.
+func (k *SuccessorKey) Successor(token string) string {
+	mac := hmac.New(sha256.New, k.key)
+	mac.Write([]byte(token))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// IsSuccessor reports, in constant time, whether successorHash is the stored
+// hash of token's successor.
+func (k *SuccessorKey) IsSuccessor(token, successorHash string) bool {
+	return subtle.ConstantTimeCompare([]byte(HashRefreshToken(k.Successor(token))), []byte(successorHash)) == 1
+}

@@ -1,0 +1,255 @@
+// Package tokens issues and verifies the API's RS256 access tokens, publishes
+// their keys as a JWK Set, and provides the refresh-token primitives. It
+// knows nothing of HTTP or storage.
+package tokens
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"apisec/app/errs"
+)
+
+// DefaultCacheSize is the number of verified tokens kept when Config.CacheSize is 0.
+const DefaultCacheSize = 16384
+
+// Config configures a Service.
+type Config struct {
+	PrivateKey   *rsa.PrivateKey  // signs new tokens; its public half verifies them
+	PreviousKeys []*rsa.PublicKey // retired keys still accepted and published during a rotation
+	Issuer       string           // iss, required on every token
+	Audience     string           // aud, required on every token
+	TTL          time.Duration    // access-token lifetime, e.g. 15m
+	Leeway       time.Duration    // clock skew tolerated on exp and iat, e.g. 30s
+	Clock        func() time.Time // nil means time.Now
+	CacheSize    int              // verified tokens remembered; 0 means DefaultCacheSize, negative disables
+}
+
+// Service issues and verifies access tokens. It is immutable after New and
+// safe for concurrent use.
+type Service struct {
+	priv     *rsa.PrivateKey
+	kid      string
+	keys     map[string]*rsa.PublicKey // by kid: the current key and the previous ones
+	jwks     []byte
+	issuer   string
+	audience string
+	ttl      time.Duration
+	leeway   time.Duration
+	clock    func() time.Time
+	parser   *jwt.Parser
+	cache    *verifiedCache // nil when disabled
+}
+
+// New checks cfg and returns a Service.
+func New(cfg Config) (*Service, error) {
+	switch {
+	case cfg.PrivateKey == nil:
+		return nil, errors.New("tokens: no private key")
+	case cfg.PrivateKey.N.BitLen() < MinRSABits:
+		return nil, fmt.Errorf("tokens: RSA key is %d bits; at least %d required", cfg.PrivateKey.N.BitLen(), MinRSABits)
+	case cfg.Issuer == "" || cfg.Audience == "":
+		return nil, errors.New("tokens: issuer and audience are required")
+	case cfg.TTL <= 0:
+		return nil, errors.New("tokens: TTL must be positive")
+	case cfg.Leeway < 0:
+		return nil, errors.New("tokens: leeway must not be negative")
+	}
+	clock := cfg.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	s := &Service{
+		priv:     cfg.PrivateKey,
+		kid:      Thumbprint(&cfg.PrivateKey.PublicKey),
+		keys:     make(map[string]*rsa.PublicKey, 1+len(cfg.PreviousKeys)),
+		issuer:   cfg.Issuer,
+		audience: cfg.Audience,
+		ttl:      cfg.TTL,
+		leeway:   cfg.Leeway,
+		clock:    clock,
+	}
+	published := []*rsa.PublicKey{&cfg.PrivateKey.PublicKey}
+	s.keys[s.kid] = &cfg.PrivateKey.PublicKey
+	for i, k := range cfg.PreviousKeys {
+		if k == nil || k.N.BitLen() < MinRSABits {
+			return nil, fmt.Errorf("tokens: previous key %d is missing or under %d bits", i, MinRSABits)
+		}
+		kid := Thumbprint(k)
+		if _, dup := s.keys[kid]; dup {
+			continue
+		}
+		s.keys[kid] = k
+		published = append(published, k)
+	}
+	s.jwks = renderJWKS(published)
+	s.parser = jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodRS256.Alg()}),
+		jwt.WithStrictDecoding(), // one encoding per signature: no malleable trailing bits
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithIssuer(cfg.Issuer),
+		jwt.WithAudience(cfg.Audience),
+		jwt.WithLeeway(cfg.Leeway),
+		jwt.WithTimeFunc(clock),
+	)
+	size := cfg.CacheSize
+	if size == 0 {
+		size = DefaultCacheSize
+	}
+	if size > 0 {
+		s.cache = newVerifiedCache(size)
+	}
+	return s, nil
+}
+
+// KeyID returns the kid of the current signing key.
+func (s *Service) KeyID() string { return s.kid }
+
+// TTL returns the access-token lifetime.
+func (s *Service) TTL() time.Duration { return s.ttl }
+
+// JWKS returns the JWK Set of the current and previous public keys, ready to
+// serve. Callers must not modify it.
+func (s *Service) JWKS() []byte { return s.jwks }
+
+// accessClaims is the token payload.
+type accessClaims struct {
+	Role string `json:"role"`
+	Plan string `json:"plan"`
+	jwt.RegisteredClaims
+}
+
+var errBadClaims = errors.New("token lacks sub, role, plan, jti or iat, or has an unknown role")
+
+// Validate is called by the jwt parser after the standard claims checks.
+func (c *accessClaims) Validate() error {
+	if c.Subject == "" || c.Plan == "" || c.ID == "" || c.IssuedAt == nil || !ValidRole(c.Role) {
+		return errBadClaims
+	}
+	return nil
+}
+
+// Issue signs an access token for sub, valid for the configured TTL.
+func (s *Service) Issue(sub, role, plan string) (token string, expiresAt time.Time, err error) {
+	if sub == "" || plan == "" || !ValidRole(role) {
+		return "", time.Time{}, fmt.Errorf("issue token: invalid claims (sub %q, role %q, plan %q)", sub, role, plan)
+	}
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", time.Time{}, fmt.Errorf("issue token: %w", err)
+	}
+	// NumericDate has one-second precision; truncating first makes the
+	// returned expiry equal the exp claim.
+	now := s.clock().Truncate(time.Second)
+	expiresAt = now.Add(s.ttl)
+	t := jwt.NewWithClaims(jwt.SigningMethodRS256, &accessClaims{
+		Role: role,
+		Plan: plan,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    s.issuer,
+			Subject:   sub,
+			Audience:  jwt.ClaimStrings{s.audience},
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(expiresAt),
+			ID:        b64.EncodeToString(id[:]),
+		},
+	})
+	t.Header["kid"] = s.kid
+	token, err = t.SignedString(s.priv)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("issue token: %w", err)
+	}
+	return token, expiresAt, nil
+}
+
+// Verify checks token and returns its claims. The only errors are
+// errs.ErrTokenExpired, for a token this service issued whose only defect is
+// its age, and errs.ErrInvalidToken for anything else.
+func (s *Service) Verify(token string) (Claims, error) {
+	if token == "" || len(token) > MaxTokenLen {
+		return Claims{}, errs.ErrInvalidToken
+	}
+	var key cacheKey
+	if s.cache != nil {
+		key = sha256.Sum256([]byte(token))
+		if c, ok := s.cache.get(key, s.clock()); ok {
+			return c, nil
+		}
+	}
+	var ac accessClaims
+	if _, err := s.parser.ParseWithClaims(token, &ac, s.keyFor); err != nil {
+		if onlyExpired(err) {
+			return Claims{}, errs.ErrTokenExpired
+		}
+		return Claims{}, errs.ErrInvalidToken
+	}
+	c := Claims{
+		Subject:   ac.Subject,
+		Role:      ac.Role,
+		Plan:      ac.Plan,
+		ID:        ac.ID,
+		IssuedAt:  ac.IssuedAt.Time,
+		ExpiresAt: ac.ExpiresAt.Time,
+	}
+	if s.cache != nil {
+		// The window in which the parser would accept the token again: a
+		// hit outside it falls through to a full verification.
+		from := c.IssuedAt
+		if ac.NotBefore != nil && ac.NotBefore.After(from) {
+			from = ac.NotBefore.Time
+		}
+		s.cache.put(key, cacheEntry{claims: c, from: from.Add(-s.leeway), until: c.ExpiresAt.Add(s.leeway)})
+	}
+	return c, nil
+}
+
+var errUnknownKey = errors.New("unknown kid")
+
+// keyFor picks the verification key by kid; a token without a known kid is
+// never tried against every key.
+func (s *Service) keyFor(t *jwt.Token) (any, error) {
+	kid, _ := t.Header["kid"].(string)
+	if k, ok := s.keys[kid]; ok {
+		return k, nil
+	}
+	return nil, errUnknownKey
+}
+
+// onlyExpired reports whether the parser rejected the token for its age and
+// nothing else. The parser joins every failed claim check, so an expired
+// token with a wrong issuer or role stays "invalid": "Token expired" is only
+// ever said of a token this service would otherwise accept. Any error the
+// walk does not recognise counts as invalid.
+func onlyExpired(err error) bool {
+	expired := false
+	var walk func(error) bool
+	walk = func(e error) bool {
+		switch u := e.(type) {
+		case interface{ Unwrap() []error }:
+			for _, inner := range u.Unwrap() {
+				if !walk(inner) {
+					return false
+				}
+			}
+			return true
+		case interface{ Unwrap() error }:
+			return walk(u.Unwrap())
+		}
+		switch e {
+		case jwt.ErrTokenExpired:
+			expired = true
+			return true
+		case jwt.ErrTokenInvalidClaims: // the wrapper the parser adds to claim failures
+			return true
+		}
+		return false
+	}
+	return walk(err) && expired
+}

@@ -1,0 +1,107 @@
+// Package cli is the command line of the one binary: serve, migrate, keys
+// and users. main only calls Run.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"apisec/app/config"
+)
+
+// Env is what a command reads from the outside world, injected so tests can
+// run commands in-process.
+type Env struct {
+	Getenv func(string) string
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// UsageError marks bad flags or values: exit code 2 per the contract.
+type UsageError struct{ msg string }
+
+func (e *UsageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &UsageError{msg: fmt.Sprintf(format, args...)} }
+
+const usage = `usage: apisec <command>
+
+commands:
+  serve                              run the API (the default)
+  migrate up|down|status|version     apply, roll back or show migrations
+  migrate create NAME                add db/migrations/NNNNN_NAME.sql
+  keys generate [--dir DIR]          write a new RSA 2048 key pair (default dir: config)
+  users create --email E --password P [--role viewer|editor|admin] [--plan PLAN] [--verified]
+  users set-role --email E --role R
+  users set-plan --email E --plan PLAN`
+
+// Run carries out the command in args (without the program name) and
+// returns the process exit code.
+func Run(ctx context.Context, args []string, env Env) int {
+	err := dispatch(ctx, args, env)
+	var ue *UsageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintln(env.Stderr, "error:", ue.msg)
+		fmt.Fprintln(env.Stderr, "run with 'help' for usage")
+		return 2
+	default:
+		fmt.Fprintln(env.Stderr, "error:", err)
+		return 1
+	}
+}
+
+func dispatch(ctx context.Context, args []string, env Env) error {
+	cmd, rest := "serve", args
+	if len(args) > 0 {
+		cmd, rest = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		if len(rest) > 0 {
+			return usagef("serve takes no arguments")
+		}
+		return serve(ctx, env)
+	case "migrate":
+		return migrate(ctx, rest, env)
+	case "keys":
+		return keys(rest, env)
+	case "users":
+		return users(ctx, rest, env)
+	case "help", "-h", "--help":
+		fmt.Fprintln(env.Stdout, usage)
+		return nil
+	}
+	return usagef("unknown command %q", cmd)
+}
+
+// loadConfig reads the settings from the environment and ./.env.
+func loadConfig(env Env) (*config.Config, error) {
+	getenv, err := config.WithDotenv(env.Getenv, ".env")
+	if err != nil {
+		return nil, err
+	}
+	return config.Load(getenv)
+}
+
+// newLogger writes JSON lines in production (for log shippers) and
+// readable text elsewhere.
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.Production() {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// OSEnv is the real process environment.
+func OSEnv() Env {
+	return Env{Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+}

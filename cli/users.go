@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"apisec/app"
+	"apisec/app/errs"
+)
+
+func users(ctx context.Context, args []string, env Env) error {
+	if len(args) == 0 {
+		return usagef("users needs create, set-role or set-plan")
+	}
+	fs := newFlagSet("users " + args[0])
+	email := fs.String("email", "", "the user's e-mail address")
+	var run func(a *app.Admin) (string, error)
+	switch args[0] {
+	case "create":
+		password := fs.String("password", "", "the initial password")
+		role := fs.String("role", "viewer", "viewer, editor or admin")
+		plan := fs.String("plan", "free", "billing plan")
+		verified := fs.Bool("verified", false, "mark the e-mail address verified")
+		run = func(a *app.Admin) (string, error) {
+			u, err := a.Accounts.CreateUser(ctx, *email, *password, *role, *plan, *verified)
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("created user %s (%s, role %s, plan %s)", u.ID, u.Email, u.Role, u.Plan), nil
+		}
+	case "set-role":
+		role := fs.String("role", "", "viewer, editor or admin")
+		run = func(a *app.Admin) (string, error) {
+			return fmt.Sprintf("%s is now %s; their refresh tokens are revoked", *email, *role),
+				a.Accounts.SetRole(ctx, *email, *role)
+		}
+	case "set-plan":
+		plan := fs.String("plan", "", "billing plan")
+		run = func(a *app.Admin) (string, error) {
+			return fmt.Sprintf("%s is now on plan %s", *email, *plan), a.Accounts.SetPlan(ctx, *email, *plan)
+		}
+	default:
+		return usagef("unknown users command %q", args[0])
+	}
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(env)
+	if err != nil {
+		return err
+	}
+	a, err := app.NewAdmin(ctx, cfg, newLogger(cfg, env.Stderr))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	msg, err := run(a)
+	if err != nil {
+		return cliError(err)
+	}
+	fmt.Fprintln(env.Stdout, msg)
+	return nil
+}
+
+// cliError maps the services' client errors to exit codes: a bad value is
+// a usage error (2); a conflict such as a taken e-mail or an unknown user is
+// a plain failure (1).
+func cliError(err error) error {
+	var e *errs.Error
+	if errors.As(err, &e) && e.Status == http.StatusBadRequest {
+		return usagef("%s", e.Message)
+	}
+	if errors.As(err, &e) {
+		return errors.New(e.Message)
+	}
+	return err
+}

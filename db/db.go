@@ -1,0 +1,146 @@
+// Package db opens the storage the app runs on — PostgreSQL or an embedded
+// SQLite file through GORM, Redis — and runs the embedded goose migrations.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Engine names the SQL engine behind a URL.
+type Engine string
+
+// The engines the app runs on.
+const (
+	Postgres Engine = "postgres"
+	SQLite   Engine = "sqlite"
+)
+
+// Options tune the connection pool.
+type Options struct {
+	MaxOpenConns    int
+	MaxIdleConns    int
+	ConnMaxLifetime time.Duration
+	Now             func() time.Time // GORM's clock for autoCreateTime fields
+	Logger          *slog.Logger     // slow and failed queries; nil to stay silent
+}
+
+// EngineOf tells which engine a DATABASE_URL names.
+func EngineOf(url string) (Engine, error) {
+	switch {
+	case url == "":
+		return "", errors.New("is not set")
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return Postgres, nil
+	case strings.HasPrefix(url, "sqlite:"):
+		return SQLite, nil
+	}
+	return "", errors.New("must start with postgres://, postgresql:// or sqlite:")
+}
+
+// Open connects to url (postgres://… or sqlite:PATH) and checks the
+// connection, so a wrong URL fails here with one clear line.
+func Open(ctx context.Context, url string, opt Options) (*gorm.DB, Engine, error) {
+	engine, err := EngineOf(url)
+	if err != nil {
+		return nil, "", fmt.Errorf("DATABASE_URL %w", err) // "DATABASE_URL is not set"
+	}
+	var dialector gorm.Dialector
+	switch engine {
+	case Postgres:
+		dialector = postgres.New(postgres.Config{DSN: url})
+	case SQLite:
+		dsn, err := sqliteDSN(strings.TrimPrefix(url, "sqlite:"))
+		if err != nil {
+			return nil, "", err
+		}
+		dialector = sqlite.Open(dsn)
+	}
+	gdb, err := gorm.Open(dialector, &gorm.Config{
+		// Every write that needs a transaction opens one explicitly.
+		SkipDefaultTransaction: true,
+		PrepareStmt:            engine == Postgres,
+		NowFunc:                utcNow(opt.Now),
+		Logger:                 newGormLogger(opt.Logger),
+		TranslateError:         true,
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("open %s database: %w", engine, redact(err, url))
+	}
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return nil, "", err
+	}
+	maxOpen, maxIdle := opt.MaxOpenConns, opt.MaxIdleConns
+	if engine == SQLite {
+		// SQLite has one writer; a single connection turns lock contention
+		// into an orderly queue instead of SQLITE_BUSY errors.
+		maxOpen, maxIdle = 1, 1
+	}
+	sqlDB.SetMaxOpenConns(maxOpen)
+	sqlDB.SetMaxIdleConns(maxIdle)
+	sqlDB.SetConnMaxLifetime(opt.ConnMaxLifetime)
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pingCtx); err != nil {
+		sqlDB.Close()
+		return nil, "", fmt.Errorf("connect to %s database: %w", engine, redact(err, url))
+	}
+	return gdb, engine, nil
+}
+
+// sqliteDSN creates the file's folder and turns on what the schema relies on:
+// foreign keys (cascades) and a busy timeout.
+func sqliteDSN(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("DATABASE_URL sqlite: needs a file path, e.g. sqlite:data/app.db")
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", fmt.Errorf("create database folder: %w", err)
+		}
+	}
+	return path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate", nil
+}
+
+func utcNow(now func() time.Time) func() time.Time {
+	if now == nil {
+		now = time.Now
+	}
+	return func() time.Time { return now().UTC() }
+}
+
+// redact keeps a password in the URL out of error messages and logs.
+func redact(err error, url string) error {
+	if i := strings.Index(url, "@"); i > 0 {
+		if j := strings.Index(url, "://"); j > 0 && j < i {
+			return errors.New(strings.ReplaceAll(err.Error(), url[j+3:i], "***"))
+		}
+	}
+	return err
+}
+
+// newGormLogger logs failed queries (never their values: they may hold hashes)
+// and slow ones; record-not-found is an answer, not an error.
+func newGormLogger(l *slog.Logger) logger.Interface {
+	if l == nil {
+		return logger.Discard
+	}
+	return logger.NewSlogLogger(l, logger.Config{
+		SlowThreshold:             200 * time.Millisecond,
+		IgnoreRecordNotFoundError: true,
+		ParameterizedQueries:      true,
+		LogLevel:                  logger.Warn,
+	})
+}

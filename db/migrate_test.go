@@ -1,0 +1,97 @@
+package db_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"apisec/db"
+	"apisec/db/dbtest"
+)
+
+func TestMigrationsRunUpDownUp(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	gdb, engine, err := db.Open(ctx, dbtest.URL(t), db.Options{MaxOpenConns: 2, MaxIdleConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, _ := gdb.DB()
+	t.Cleanup(func() { sqlDB.Close() })
+	p, err := db.NewMigrator(sqlDB, engine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := len(p.ListSources())
+	if total == 0 {
+		t.Fatal("no migrations embedded")
+	}
+
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("first up: %v", err)
+	}
+	for i := 0; i < total; i++ {
+		if _, err := p.Down(ctx); err != nil {
+			t.Fatalf("down #%d: %v", i+1, err)
+		}
+	}
+	if v, _ := p.GetDBVersion(ctx); v != 0 {
+		t.Fatalf("version after all downs = %d, want 0", v)
+	}
+	var tables int64
+	q := "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('users','projects','refresh_tokens','account_tokens','login_events')"
+	if engine == db.SQLite {
+		q = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('users','projects','refresh_tokens','account_tokens','login_events')"
+	}
+	if err := gdb.Raw(q).Scan(&tables).Error; err != nil || tables != 0 {
+		t.Fatalf("tables left after down: %d (%v)", tables, err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("second up: %v", err)
+	}
+	var out bytes.Buffer
+	if err := db.RunMigrate(ctx, p, "status", &out); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(out.String(), "applied") != total {
+		t.Fatalf("status after up:\n%s", out.String())
+	}
+}
+
+func TestSchemaEnforcesCaseInsensitiveEmailAndRoles(t *testing.T) {
+	t.Parallel()
+	gdb, _ := dbtest.New(t)
+	insert := "INSERT INTO users (id, email, password_hash, role, plan, email_verified, created_at, updated_at) VALUES (?, ?, 'h', ?, 'free', FALSE, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+	if err := gdb.Exec(insert, "1", "a@example.com", "viewer").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := gdb.Exec(insert, "2", "A@Example.COM", "viewer").Error; err == nil {
+		t.Fatal("a second user with the same e-mail in another case was accepted")
+	}
+	if err := gdb.Exec(insert, "3", "b@example.com", "root").Error; err == nil {
+		t.Fatal("an unknown role was accepted")
+	}
+}
+
+func TestCreateMigrationNumbersSequentially(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "00007_old.sql"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path, err := db.CreateMigration(dir, "add_index")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(path) != "00008_add_index.sql" {
+		t.Fatalf("created %s", path)
+	}
+	for _, bad := range []string{"", "Drop Table", "../escape", strings.Repeat("x", 65)} {
+		if _, err := db.CreateMigration(dir, bad); err == nil {
+			t.Errorf("name %q accepted", bad)
+		}
+	}
+}

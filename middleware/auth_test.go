@@ -1,0 +1,257 @@
+package middleware_test
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"apisec/app/tokens"
+	"apisec/middleware"
+)
+
+// authKey is generated once per test binary: RSA key generation is slow.
+var authKey = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+// authClock is a settable clock for one test's token service.
+type authClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *authClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *authClock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
+
+func newAuthService(tb testing.TB, cacheSize int) (*tokens.Service, *authClock) {
+	tb.Helper()
+	clock := &authClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	ts, err := tokens.New(tokens.Config{
+		PrivateKey: authKey(), Issuer: "https://api.test", Audience: "apisec",
+		TTL: 15 * time.Minute, Leeway: 30 * time.Second, Clock: clock.Now, CacheSize: cacheSize,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ts, clock
+}
+
+func issue(tb testing.TB, ts *tokens.Service, role string) string {
+	tb.Helper()
+	tok, _, err := ts.Issue("user-"+role, role, "free")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// newAuthEngine routes /me behind RequireAuth, /editors and /admin behind
+// role checks, and /unauthenticated-admin behind a role check alone.
+func newAuthEngine(ts *tokens.Service) *gin.Engine {
+	r := gin.New()
+	me := func(c *gin.Context) {
+		caller, ok := middleware.CallerFrom(c)
+		if !ok {
+			c.Status(http.StatusInternalServerError)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"sub": caller.Subject, "role": caller.Role})
+	}
+	r.GET("/me", middleware.RequireAuth(ts), me)
+	r.GET("/editors", middleware.RequireAuth(ts), middleware.RequireRole(tokens.RoleEditor, tokens.RoleAdmin), me)
+	r.GET("/admin", middleware.RequireAuth(ts), middleware.RequireRole(tokens.RoleAdmin), me)
+	r.GET("/unauthenticated-admin", middleware.RequireRole(tokens.RoleAdmin), me)
+	return r
+}
+
+func serve(r http.Handler, path string, authorization ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	for _, a := range authorization {
+		req.Header.Add("Authorization", a)
+	}
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, req)
+	return w
+}
+
+func errorMessage(t *testing.T, w *httptest.ResponseRecorder) string {
+	t.Helper()
+	var body struct{ Error string }
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		t.Fatalf("body %q: %v", w.Body.String(), err)
+	}
+	return body.Error
+}
+
+func TestRequireAuthAnswersTheContractsThree401s(t *testing.T) {
+	t.Parallel()
+	ts, clock := newAuthService(t, 0)
+	r := newAuthEngine(ts)
+	valid := issue(t, ts, tokens.RoleViewer)
+	// Same key, another issuer: the signature verifies, the token must not.
+	foreign, err := tokens.New(tokens.Config{PrivateKey: authKey(), Issuer: "https://evil.test", Audience: "apisec", TTL: time.Minute, Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		headers []string
+		message string
+	}{
+		{"no header", nil, "Authentication required"},
+		{"empty header", []string{""}, "Authentication required"},
+		{"basic scheme", []string{"Basic dXNlcjpwYXNz"}, "Authentication required"},
+		{"scheme only", []string{"Bearer"}, "Authentication required"},
+		{"two tokens", []string{"Bearer " + valid + " " + valid}, "Authentication required"},
+		{"non-JWT characters", []string{"Bearer abc+def/=="}, "Authentication required"},
+		{"two Authorization headers", []string{"Bearer " + valid, "Bearer " + valid}, "Authentication required"},
+		{"garbage token", []string{"Bearer abc.def.ghi"}, "Invalid token"},
+		{"another issuer", []string{"Bearer " + issue(t, foreign, tokens.RoleAdmin)}, "Invalid token"},
+	}
+	for _, c := range cases {
+		w := serve(r, "/me", c.headers...)
+		if w.Code != http.StatusUnauthorized || errorMessage(t, w) != c.message || w.Header().Get("WWW-Authenticate") != "Bearer" {
+			t.Errorf("%s: %d %s WWW-Authenticate=%q; want 401 %q with Bearer", c.name, w.Code, w.Body, w.Header().Get("WWW-Authenticate"), c.message)
+		}
+	}
+
+	clock.Advance(10 * time.Minute)
+	if w := serve(r, "/me", "bearer "+valid); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"sub":"user-viewer"`) {
+		t.Errorf("valid token: %d %s", w.Code, w.Body)
+	}
+	clock.Advance(6 * time.Minute) // 16 minutes after issue: past TTL and leeway
+	w := serve(r, "/me", "Bearer "+valid)
+	if w.Code != http.StatusUnauthorized || errorMessage(t, w) != "Token expired" || w.Header().Get("WWW-Authenticate") != "Bearer" {
+		t.Errorf("expired token: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestRequireRoleAdmitsOnlyListedRoles(t *testing.T) {
+	t.Parallel()
+	ts, _ := newAuthService(t, 0)
+	r := newAuthEngine(ts)
+	viewer, editor, admin := issue(t, ts, tokens.RoleViewer), issue(t, ts, tokens.RoleEditor), issue(t, ts, tokens.RoleAdmin)
+	cases := []struct {
+		path, token string
+		status      int
+	}{
+		{"/me", viewer, http.StatusOK},
+		{"/editors", viewer, http.StatusForbidden},
+		{"/editors", editor, http.StatusOK},
+		{"/editors", admin, http.StatusOK},
+		{"/admin", viewer, http.StatusForbidden},
+		{"/admin", editor, http.StatusForbidden},
+		{"/admin", admin, http.StatusOK},
+	}
+	for _, c := range cases {
+		w := serve(r, c.path, "Bearer "+c.token)
+		if w.Code != c.status {
+			t.Errorf("%s as %s: %d %s; want %d", c.path, c.token[len(c.token)-6:], w.Code, w.Body, c.status)
+		}
+		if c.status == http.StatusForbidden {
+			if msg := errorMessage(t, w); msg != "Insufficient permissions" || w.Header().Get("WWW-Authenticate") != "" {
+				t.Errorf("%s: 403 %q, WWW-Authenticate %q", c.path, msg, w.Header().Get("WWW-Authenticate"))
+			}
+		}
+	}
+}
+
+func TestRequireRoleWithoutACallerAsksForAuthentication(t *testing.T) {
+	t.Parallel()
+	ts, _ := newAuthService(t, 0)
+	w := serve(newAuthEngine(ts), "/unauthenticated-admin", "Bearer "+issue(t, ts, tokens.RoleAdmin))
+	if w.Code != http.StatusUnauthorized || errorMessage(t, w) != "Authentication required" {
+		t.Errorf("%d %s; want 401 Authentication required", w.Code, w.Body)
+	}
+}
+
+func TestRequireRoleRefusesUnknownRolesAtSetup(t *testing.T) {
+	t.Parallel()
+	for _, roles := range [][]string{nil, {"admn"}, {tokens.RoleAdmin, "Admin"}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("RequireRole(%q) did not panic", roles)
+				}
+			}()
+			middleware.RequireRole(roles...)
+		}()
+	}
+}
+
+func TestCallerFromIgnoresValuesOfAnotherType(t *testing.T) {
+	t.Parallel()
+	c, _ := gin.CreateTestContext(httptest.NewRecorder())
+	if _, ok := middleware.CallerFrom(c); ok {
+		t.Error("caller found in a fresh context")
+	}
+	c.Set("apisec.caller", map[string]string{"role": "admin"})
+	if _, ok := middleware.CallerFrom(c); ok {
+		t.Error("a value of another type was taken for the caller")
+	}
+}
+
+func FuzzRequireAuthHeader(f *testing.F) {
+	ts, _ := newAuthService(f, 0)
+	valid := issue(f, ts, tokens.RoleAdmin)
+	r := newAuthEngine(ts)
+	for _, seed := range []string{"", "Bearer " + valid, "bearer " + valid, "Bearer  " + valid, "Bearer " + valid + "x", "Basic x", "Bearer a.b.c", "Bearer \xff"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		req := httptest.NewRequest(http.MethodGet, "/admin", nil)
+		req.Header["Authorization"] = []string{header}
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		if strings.EqualFold(header, "Bearer "+valid) {
+			if w.Code != http.StatusOK {
+				t.Fatalf("valid header %q: %d", header, w.Code)
+			}
+			return
+		}
+		if w.Code != http.StatusUnauthorized || w.Header().Get("WWW-Authenticate") != "Bearer" {
+			t.Fatalf("header %q: %d %s", header, w.Code, w.Body)
+		}
+		switch msg := errorMessage(t, w); msg {
+		case "Authentication required", "Invalid token":
+		default:
+			t.Fatalf("header %q: message %q", header, msg)
+		}
+	})
+}
+
+func BenchmarkRequireAuth(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		size int
+	}{{"cache=off", -1}, {"cache=on", 0}} {
+		b.Run(bc.name, func(b *testing.B) {
+			ts, _ := newAuthService(b, bc.size)
+			r := newAuthEngine(ts)
+			header := "Bearer " + issue(b, ts, tokens.RoleAdmin)
+			req := httptest.NewRequest(http.MethodGet, "/admin", nil)
+			req.Header.Set("Authorization", header)
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				r.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatal(w.Code, w.Body)
+				}
+			}
+		})
+	}
+}

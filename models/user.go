@@ -1,0 +1,86 @@
+package models
+
+import (
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Roles a user can hold; the users table's check constraint lists the same.
+const (
+	RoleViewer = "viewer"
+	RoleEditor = "editor"
+	RoleAdmin  = "admin"
+)
+
+// DefaultPlan is the plan of a new account.
+const DefaultPlan = "free"
+
+// ValidRole reports whether r is one of the three roles.
+func ValidRole(r string) bool { return r == RoleViewer || r == RoleEditor || r == RoleAdmin }
+
+// User is an account. PasswordHash never leaves the server: the JSON shape
+// clients see is built by the handlers.
+type User struct {
+	ID            string
+	Email         string // stored lower-case; unique on lower(email) too
+	PasswordHash  string
+	Role          string
+	Plan          string
+	EmailVerified bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// CreateUser inserts u; ErrDuplicate when the e-mail is taken.
+func CreateUser(db *gorm.DB, u *User) error {
+	if err := db.Create(u).Error; err != nil {
+		return fmt.Errorf("create user: %w", translate(err))
+	}
+	return nil
+}
+
+// UserByEmail finds a user by an already normalised (lower-case) e-mail.
+func UserByEmail(db *gorm.DB, email string) (*User, error) {
+	var u User
+	if err := db.Where("email = ?", email).Take(&u).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &u, nil
+}
+
+// UserByID finds a user by id.
+func UserByID(db *gorm.DB, id string) (*User, error) {
+	var u User
+	if err := db.Where("id = ?", id).Take(&u).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &u, nil
+}
+
+// UpdateUser sets the given columns of user id; ErrNotFound if there is none.
+func UpdateUser(db *gorm.DB, id string, now time.Time, cols map[string]any) error {
+	cols["updated_at"] = now
+	res := db.Model(&User{}).Where("id = ?", id).Updates(cols)
+	if res.Error != nil {
+		return fmt.Errorf("update user: %w", translate(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// RoleCount is one row of the users-by-role count.
+type RoleCount struct {
+	Role  string
+	Count int64
+}
+
+// CountUsersByRole counts users per role.
+func CountUsersByRole(db *gorm.DB) ([]RoleCount, error) {
+	var rows []RoleCount
+	err := db.Model(&User{}).Select("role, count(*) AS count").Group("role").Order("role").Scan(&rows).Error
+	return rows, err
+}

@@ -1,0 +1,62 @@
+// Package routes lists every route of the API and its middleware chain.
+package routes
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"apisec/app"
+	"apisec/handlers"
+	"apisec/middleware"
+	"apisec/models"
+)
+
+// New returns the API's HTTP handler over a.
+func New(a *app.App) (http.Handler, error) {
+	r := gin.New()
+	// Only these peers' X-Forwarded-For is believed; none by default, so the
+	// socket address is the client IP that rate limits key on.
+	if err := r.SetTrustedProxies(a.Config.TrustedProxies); err != nil {
+		return nil, err
+	}
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false // a redirect would not be the contract's JSON
+	r.RedirectFixedPath = false
+	r.Use(middleware.RequestID(), middleware.Logger(a.Log), middleware.Recover(), middleware.LimitBody())
+	r.NoRoute(middleware.NotFound)
+	r.NoMethod(middleware.MethodNotAllowed)
+
+	health := &handlers.Health{Ready: a.Ready, JWKS: a.Tokens.JWKS(), Log: a.Log.Warn}
+	auth := &handlers.Auth{Accounts: a.Accounts, ExposeTokens: !a.Config.Production()}
+	projects := &handlers.Projects{Projects: a.Projects}
+	h := middleware.Handle
+	limits := a.Limits
+
+	r.GET("/healthz", h(health.Healthz))
+	r.GET("/readyz", h(health.Readyz))
+
+	// Unauthenticated routes: the global limit per client IP.
+	open := r.Group("", middleware.LimitGlobal(limits))
+	open.GET("/public/status", h(health.Status))
+	open.GET("/.well-known/jwks.json", health.JWKSet)
+	open.POST("/auth/register", h(auth.Register))
+	open.GET("/auth/verify", h(auth.Verify))
+	open.POST("/auth/verify/resend", h(auth.ResendVerification))
+	open.POST("/auth/login", middleware.LimitLogin(limits), h(auth.Login))
+	open.POST("/auth/refresh", h(auth.Refresh))
+	open.POST("/auth/logout", h(auth.Logout))
+	open.POST("/auth/password/forgot", h(auth.ForgotPassword))
+	open.POST("/auth/password/reset", h(auth.ResetPassword))
+
+	// Signed-in routes: the per-user (or per-plan) limit after authentication.
+	signed := r.Group("", middleware.RequireAuth(a.Tokens), middleware.LimitUser(limits))
+	signed.GET("/auth/me", h(auth.Me))
+	signed.POST("/auth/logout-all", h(auth.LogoutAll))
+	signed.POST("/auth/password/change", h(auth.ChangePassword))
+	signed.GET("/projects", h(projects.List))
+	signed.POST("/projects", middleware.RequireRole(models.RoleEditor, models.RoleAdmin), h(projects.Create))
+	signed.DELETE("/projects/:id", middleware.RequireRole(models.RoleAdmin), h(projects.Delete))
+	signed.GET("/analytics", middleware.RequireRole(models.RoleAdmin), h(projects.Analytics))
+	return r, nil
+}
