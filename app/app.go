@@ -133,6 +133,9 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 	if a.Hasher, err = passwords.NewHasher(cfg.BcryptCost, cfg.BcryptConcurrency, cfg.BcryptWait); err != nil {
 		return fmt.Errorf("BCRYPT_COST: %w", err)
 	}
+	// Make the dummy hash now, not in the first unknown-e-mail login, whose
+	// extra bcrypt run would otherwise stand out in its timing.
+	go a.Hasher.CompareDummy(context.Background(), "") //nolint:errcheck // warm-up only
 	if mailer == nil {
 		if mailer, err = a.newMailer(); err != nil {
 			return err

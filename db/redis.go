@@ -19,6 +19,8 @@ func OpenRedis(ctx context.Context, url string, clusterAddrs []string) (redis.Un
 	opt.DialTimeout = 2 * time.Second
 	opt.ReadTimeout = 500 * time.Millisecond
 	opt.WriteTimeout = 500 * time.Millisecond
+	opt.MaxRetries = 1
+	opt.DialerRetries = 1
 	var client redis.UniversalClient
 	if len(clusterAddrs) > 0 {
 		client = redis.NewClusterClient(&redis.ClusterOptions{
@@ -29,6 +31,7 @@ func OpenRedis(ctx context.Context, url string, clusterAddrs []string) (redis.Un
 			DialTimeout:  opt.DialTimeout,
 			ReadTimeout:  opt.ReadTimeout,
 			WriteTimeout: opt.WriteTimeout,
+			MaxRetries:   opt.MaxRetries,
 		})
 	} else {
 		client = redis.NewClient(opt)

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"apisec/app/errs"
+	"apisec/db"
 )
 
 // Abort answers err and stops the chain. An *errs.Error is answered with its
@@ -17,7 +18,12 @@ import (
 // answered as a plain 500, so internal text never reaches the client.
 func Abort(c *gin.Context, err error) {
 	e, ok := errs.As(err)
-	if !ok {
+	switch {
+	case ok:
+	case db.IsUnavailable(err):
+		logger(c).Error("storage unavailable", "err", err)
+		e = errs.ErrUnavailable
+	default:
 		logger(c).Error("request failed", "err", err)
 		e = errs.ErrInternal
 	}

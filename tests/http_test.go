@@ -95,3 +95,24 @@ func TestRequestLogHoldsNoSecrets(t *testing.T) {
 		t.Errorf("request log line missing:\n%s", logs)
 	}
 }
+
+func TestStorageOutageAnswers503WithoutDetails(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	token, _, err := e.App.Tokens.Issue("00000000-0000-4000-8000-000000000000", "admin", "free")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, _ := e.App.DB.DB()
+	sqlDB.Close()
+	for _, r := range []response{
+		e.do("GET", "/projects", nil, bearer(token)...),
+		e.do("GET", "/analytics", nil, bearer(token)...),
+		e.do("POST", "/auth/login", map[string]string{"email": "a@example.com", "password": "Whatever-123"}),
+	} {
+		expect(t, r, http.StatusServiceUnavailable, "Service unavailable")
+		if strings.Contains(string(r.Body), "sql") {
+			t.Fatalf("internal text leaked: %s", r.Body)
+		}
+	}
+}
