@@ -52,14 +52,15 @@ func Handle(h Handler) gin.HandlerFunc {
 	}
 }
 
-// logger returns the request-scoped logger set by the logging middleware.
+// logger returns the logger set by the logging middleware, tagged with the
+// request ID. It is built only when something is logged, off the hot path.
 func logger(c *gin.Context) *slog.Logger {
-	if l, ok := c.Get(loggerKey); ok {
-		if sl, ok := l.(*slog.Logger); ok {
-			return sl
-		}
+	l, ok := c.Get(loggerKey)
+	sl, _ := l.(*slog.Logger)
+	if !ok || sl == nil {
+		sl = slog.Default()
 	}
-	return slog.Default()
+	return sl.With("request_id", RequestIDFrom(c))
 }
 
 const loggerKey = "apisec.logger"

@@ -62,18 +62,24 @@ func newRequestID() string {
 // Logger writes one structured line per request. It logs the path without
 // the query string (tokens travel there, e.g. /auth/verify?token=) and no
 // headers or bodies, so no password, token or Authorization value is logged.
+// Nothing is built for a line the level filters out: this runs on every
+// request.
 func Logger(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
-		reqLog := log.With("request_id", RequestIDFrom(c))
-		c.Set(loggerKey, reqLog)
+		c.Set(loggerKey, log)
 		c.Next()
 		status := c.Writer.Status()
 		level := slog.LevelInfo
 		if status >= 500 {
 			level = slog.LevelError
 		}
+		ctx := c.Request.Context()
+		if !log.Enabled(ctx, level) {
+			return
+		}
 		attrs := []slog.Attr{
+			slog.String("request_id", RequestIDFrom(c)),
 			slog.String("method", c.Request.Method),
 			slog.String("path", c.Request.URL.Path),
 			slog.Int("status", status),
@@ -84,7 +90,7 @@ func Logger(log *slog.Logger) gin.HandlerFunc {
 		if caller, ok := CallerFrom(c); ok {
 			attrs = append(attrs, slog.String("user_id", caller.Subject))
 		}
-		reqLog.LogAttrs(c.Request.Context(), level, "request", attrs...)
+		log.LogAttrs(ctx, level, "request", attrs...)
 	}
 }
 
