@@ -6,6 +6,7 @@ package app
 import (
 	"context"
 	"crypto/rsa"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -93,10 +94,8 @@ func (a *App) openStorage(ctx context.Context, migrate bool) error {
 	a.DB, a.Engine = gdb, engine
 	sqlDB, _ := gdb.DB()
 	a.closers = append(a.closers, sqlDB.Close)
-	if migrate {
-		if err := db.MigrateUp(ctx, sqlDB, engine); err != nil {
-			return err
-		}
+	if err := a.migrate(ctx, sqlDB, migrate); err != nil {
+		return err
 	}
 	if cfg.RedisURL != "" {
 		rdb, err := db.OpenRedis(ctx, cfg.RedisURL, cfg.RedisClusterAddrs)
@@ -105,6 +104,26 @@ func (a *App) openStorage(ctx context.Context, migrate bool) error {
 		}
 		a.Redis = rdb
 		a.closers = append(a.closers, rdb.Close)
+	}
+	return nil
+}
+
+// migrate applies pending migrations, or, where only `migrate up` may
+// apply them (production), refuses to run against an older schema.
+func (a *App) migrate(ctx context.Context, sqlDB *sql.DB, apply bool) error {
+	if apply {
+		return db.MigrateUp(ctx, sqlDB, a.Engine)
+	}
+	p, err := db.NewMigrator(sqlDB, a.Engine)
+	if err != nil {
+		return err
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("check migrations: %w", err)
+	}
+	if pending {
+		return errors.New("the database has pending migrations: run `migrate up` first")
 	}
 	return nil
 }
@@ -153,6 +172,9 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 	})
 	a.closers = append(a.closers, func() error { a.Accounts.Close(); return nil })
 	a.Projects = projects.New(a.DB, a.Now)
+	if !cfg.Production() {
+		a.Log.Warn("APP_ENV is not production: verification and reset tokens are returned in responses")
+	}
 	return nil
 }
 
@@ -175,7 +197,11 @@ func (a *App) loadKeys() (*rsa.PrivateKey, error) {
 
 func (a *App) newMailer() (mail.Mailer, error) {
 	s := a.Config.SMTP
-	if s.Host == "" {
+	switch {
+	case s.Host == "" && a.Config.Production():
+		a.Log.Warn("SMTP_HOST is not set: verification and reset e-mails will not be sent")
+		return mail.NewRedactedLog(a.Log), nil
+	case s.Host == "":
 		return mail.NewLog(a.Log), nil
 	}
 	m, err := mail.NewSMTP(mail.SMTPConfig{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password, From: s.From})

@@ -49,8 +49,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	case err == nil:
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintln(env.Stderr, "error:", ue.msg)
-		fmt.Fprintln(env.Stderr, "run with 'help' for usage")
+		fmt.Fprintln(env.Stderr, "error:", ue.msg+" (see 'help')")
 		return 2
 	default:
 		fmt.Fprintln(env.Stderr, "error:", err)

@@ -18,15 +18,15 @@ import (
 	"apisec/models"
 )
 
-// bindJSON decodes the body into dst. A declared non-JSON content type is a
-// 415; broken JSON, an empty body or trailing data is the contract's 400
-// "Invalid JSON body"; a field of the wrong type says which field; a body
-// over the limit is a 413. Unknown fields are ignored, as clients expect.
+// bindJSON decodes the body into dst. A declared non-JSON content type,
+// broken JSON, an empty body or trailing data is the contract's 400 "Invalid
+// JSON body"; a field of the wrong type says which field; a body over the
+// limit is a 413. Unknown fields are ignored, as clients expect.
 func bindJSON(c *gin.Context, dst any) error {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return errs.ErrUnsupportedMedia
+			return errs.ErrInvalidJSON
 		}
 	}
 	dec := json.NewDecoder(c.Request.Body)

@@ -130,8 +130,19 @@ func LimitBody() gin.HandlerFunc {
 	}
 }
 
-// NotFound and MethodNotAllowed answer unknown routes in the contract's JSON.
-func NotFound(c *gin.Context)         { Abort(c, errs.ErrNotFound) }
+// NoStore keeps answers out of caches: they carry tokens and account data
+// (RFC 6749 5.1). A handler may override it, as the JWK Set does.
+func NoStore() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Header("Cache-Control", "no-store")
+		c.Next()
+	}
+}
+
+// NotFound answers an unknown route in the contract's JSON.
+func NotFound(c *gin.Context) { Abort(c, errs.ErrNotFound) }
+
+// MethodNotAllowed answers a known route with the wrong method.
 func MethodNotAllowed(c *gin.Context) { Abort(c, errs.ErrMethodNotAllowed) }
 
 // IsBodyTooLarge reports whether err came from the LimitBody reader.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Roles a user can hold; the users table's check constraint lists the same.
@@ -42,9 +43,11 @@ func CreateUser(db *gorm.DB, u *User) error {
 }
 
 // UserByEmail finds a user by an already normalised (lower-case) e-mail.
+// It matches on lower(email), the expression the unique index is built on,
+// so the look-up is an index probe on both engines.
 func UserByEmail(db *gorm.DB, email string) (*User, error) {
 	var u User
-	if err := db.Where("email = ?", email).Take(&u).Error; err != nil {
+	if err := db.Where("lower(email) = ?", email).Take(&u).Error; err != nil {
 		return nil, translate(err)
 	}
 	return &u, nil
@@ -54,6 +57,19 @@ func UserByEmail(db *gorm.DB, email string) (*User, error) {
 func UserByID(db *gorm.DB, id string) (*User, error) {
 	var u User
 	if err := db.Where("id = ?", id).Take(&u).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &u, nil
+}
+
+// LockUser reads user id and holds its row lock until tx ends (FOR UPDATE on
+// PostgreSQL; SQLite serializes write transactions anyway). Every change to
+// a user's password, role or sessions takes it first, so a refresh or login
+// and a revocation cannot interleave: under READ COMMITTED a revoking UPDATE
+// would otherwise miss a successor token committed while it waited.
+func LockUser(tx *gorm.DB, id string) (*User, error) {
+	var u User
+	if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", id).Take(&u).Error; err != nil {
 		return nil, translate(err)
 	}
 	return &u, nil

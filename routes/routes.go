@@ -20,10 +20,11 @@ func New(a *app.App) (http.Handler, error) {
 	if err := r.SetTrustedProxies(a.Config.TrustedProxies); err != nil {
 		return nil, err
 	}
+	r.RemoteIPHeaders = []string{"X-Forwarded-For"} // not X-Real-IP: the contract trusts only XFF
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false // a redirect would not be the contract's JSON
 	r.RedirectFixedPath = false
-	r.Use(middleware.RequestID(), middleware.Logger(a.Log), middleware.Recover(), middleware.LimitBody())
+	r.Use(middleware.RequestID(), middleware.Logger(a.Log), middleware.Recover(), middleware.LimitBody(), middleware.NoStore())
 	r.NoRoute(middleware.NotFound)
 	r.NoMethod(middleware.MethodNotAllowed)
 

@@ -224,3 +224,17 @@ func TestServeAnswersAndShutsDownGracefully(t *testing.T) {
 		t.Fatal("serve did not shut down")
 	}
 }
+
+func TestProductionRefusesToServeAnUnmigratedDatabase(t *testing.T) {
+	t.Parallel()
+	vars := cliVars(t)
+	vars["APP_ENV"] = "production"
+	vars["BCRYPT_COST"] = "10"
+	if vars["REDIS_URL"] == "" {
+		vars["REDIS_URL"] = "redis://127.0.0.1:1/0" // never reached: the schema check comes first
+	}
+	code, _, stderr := runCLI(t, context.Background(), vars, "serve")
+	if code != 1 || !strings.Contains(stderr, "pending migrations") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}

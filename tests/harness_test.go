@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"apisec/app"
 	"apisec/app/config"
 	"apisec/app/mail/smtptest"
@@ -43,6 +45,7 @@ var keyDir = sync.OnceValues(func() (string, error) {
 })
 
 func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode) // no debug route listing in test output
 	code := m.Run()
 	if dir, err := keyDir(); err == nil {
 		os.RemoveAll(dir)

@@ -168,14 +168,24 @@ func userWithRole(t testing.TB, e *env, email, role string) session {
 	return login(t, e, email, goodPassword)
 }
 
-// mailTo returns the next e-mail addressed to addr, skipping others.
-func mailTo(t testing.TB, e *env, addr string) string {
+// mailTo returns the n-th e-mail (from 1) sent to addr, waiting for it:
+// mail goes out in the background, in no particular order.
+func mailTo(t testing.TB, e *env, addr string, n int) string {
 	t.Helper()
+	deadline := time.Now().Add(mailWait)
 	for {
-		m := e.Mail.WaitMessage(t, mailWait)
-		if slices.Contains(m.To, addr) {
-			return m.Body
+		seen := 0
+		for _, m := range e.Mail.Messages() {
+			if slices.Contains(m.To, addr) {
+				if seen++; seen == n {
+					return m.Body
+				}
+			}
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("e-mail %d to %s did not arrive within %v", n, addr, mailWait)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -216,8 +226,8 @@ func claimsOf(t testing.TB, token string) (map[string]any, jwt.MapClaims) {
 	return parsed.Header, claims
 }
 
-// role is the role claim of an access token.
-func role(t testing.TB, token string) string {
+// roleClaim is the role claim of an access token.
+func roleClaim(t testing.TB, token string) string {
 	t.Helper()
 	_, c := claimsOf(t, token)
 	r, _ := c["role"].(string)

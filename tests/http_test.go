@@ -61,7 +61,7 @@ func TestMalformedBodiesGetTheContractsErrors(t *testing.T) {
 		}
 	}
 	r := e.do("POST", "/auth/login", `email=a`, "Content-Type", "application/x-www-form-urlencoded")
-	expect(t, r, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+	expect(t, r, http.StatusBadRequest, "Invalid JSON body")
 }
 
 func TestRequestIDIsEchoedOrMade(t *testing.T) {

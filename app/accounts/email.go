@@ -48,6 +48,13 @@ func normalizeEmail(raw string) (string, error) {
 		return "", ErrEmailInvalid
 	case strings.IndexFunc(email, unicode.IsControl) >= 0:
 		return "", ErrEmailControlChar
+	// Non-ASCII must be letters, marks or digits (jürgen@bücher.example): no
+	// format characters (RTL override, zero width), emoji, or the U+FFFD that
+	// encoding/json puts in place of invalid UTF-8.
+	case strings.IndexFunc(email, func(r rune) bool {
+		return r >= utf8.RuneSelf && !unicode.IsLetter(r) && !unicode.IsMark(r) && !unicode.IsDigit(r)
+	}) >= 0:
+		return "", ErrEmailInvalid
 	}
 	addr, err := netmail.ParseAddress(email)
 	if err != nil || addr.Name != "" || addr.Address != email {

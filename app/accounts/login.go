@@ -55,12 +55,18 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("login: %w", err)
 	}
-	access, err := s.issueAccess(u)
-	if err != nil {
-		return TokenPair{}, fmt.Errorf("login: %w", err)
-	}
 	now := s.now()
+	checked := u.PasswordHash
 	err = s.tx(ctx, func(tx *gorm.DB) error {
+		// bcrypt took a while: a password change, reset or role change may
+		// have committed since. Lock the row and go on only with the hash
+		// that was checked, and issue the token from what is stored now.
+		if u, err = models.LockUser(tx, u.ID); err != nil {
+			return err
+		}
+		if u.PasswordHash != checked {
+			return errs.ErrInvalidCredentials
+		}
 		if err := models.CreateRefreshToken(tx, &models.RefreshToken{
 			ID: models.NewID(), UserID: u.ID, FamilyID: models.NewID(), TokenHash: refreshHash,
 			ExpiresAt: now.Add(s.refreshTTL), CreatedAt: now,
@@ -74,6 +80,13 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 		}
 		return models.RecordLogin(tx, u.ID, now)
 	})
+	if errors.Is(err, errs.ErrInvalidCredentials) {
+		return TokenPair{}, errs.ErrInvalidCredentials
+	}
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("login: %w", err)
+	}
+	access, err := s.issueAccess(u)
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("login: %w", err)
 	}
@@ -113,15 +126,20 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	if !tokens.ValidRefreshFormat(refreshToken) {
 		return errs.ErrInvalidRefreshToken
 	}
-	db := s.db.WithContext(ctx)
-	t, err := models.RefreshTokenByHash(db, tokens.HashRefreshToken(refreshToken))
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		t, err := models.RefreshTokenByHash(tx, tokens.HashRefreshToken(refreshToken))
+		if err != nil {
+			return err
+		}
+		if _, err := models.LockUser(tx, t.UserID); err != nil {
+			return err
+		}
+		return models.RevokeRefreshFamily(tx, t.FamilyID, s.now())
+	})
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		return errs.ErrInvalidRefreshToken
 	case err != nil:
-		return fmt.Errorf("logout: %w", err)
-	}
-	if err := models.RevokeRefreshFamily(db, t.FamilyID, s.now()); err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
 	return nil
@@ -129,7 +147,16 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 
 // LogoutAll revokes every refresh token of the user.
 func (s *Service) LogoutAll(ctx context.Context, userID string) error {
-	if err := models.RevokeUserRefreshTokens(s.db.WithContext(ctx), userID, s.now()); err != nil {
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if _, err := models.LockUser(tx, userID); err != nil {
+			return err
+		}
+		return models.RevokeUserRefreshTokens(tx, userID, s.now())
+	})
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return errs.ErrInvalidToken // the token names a user who is gone
+	case err != nil:
 		return fmt.Errorf("logout all: %w", err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -47,6 +48,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next stri
 // bcrypt runs on either path. It returns the token only when one was mailed
 // and the service exposes tokens.
 func (s *Service) ForgotPassword(ctx context.Context, email string) (string, error) {
+	defer padTo(ctx, time.Now(), UniformAnswerTime)
 	email, err := normalizeEmail(email)
 	if err != nil {
 		return "", err

@@ -37,8 +37,9 @@ import (
 //     theft: the whole family is revoked in this same transaction, which is
 //     committed, and only then is ErrInvalidRefreshToken returned.
 //
-// The access token always carries the role and plan read from the database
-// in this transaction.
+// The user's row is locked first (models.LockUser), so a rotation and a
+// revocation of the same user's sessions never interleave. The access token
+// carries the role and plan read under that lock.
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, error) {
 	if !tokens.ValidRefreshFormat(refreshToken) {
 		return TokenPair{}, errs.ErrInvalidRefreshToken
@@ -53,6 +54,14 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		t, err := models.RefreshTokenByHash(tx, hash)
 		if err != nil {
+			return err
+		}
+		// Serialize with every revocation of this user's sessions, then read
+		// the token again as it is after any revocation that went first.
+		if user, err = models.LockUser(tx, t.UserID); err != nil {
+			return err
+		}
+		if t, err = models.RefreshTokenByHash(tx, hash); err != nil {
 			return err
 		}
 		if t.RevokedAt != nil || !now.Before(t.ExpiresAt) {
@@ -83,8 +92,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 				return nil // commit the revocation; the error is returned below
 			}
 		}
-		user, err = models.UserByID(tx, t.UserID)
-		return err
+		return nil
 	})
 	switch {
 	case errors.Is(err, models.ErrNotFound):
@@ -123,5 +131,7 @@ func (s *Service) isRetry(tx *gorm.DB, hash, successor string, now time.Time) (b
 	case err != nil:
 		return false, err
 	}
-	return next.FamilyID == t.FamilyID && next.RevokedAt == nil && now.Before(next.ExpiresAt), nil
+	// A successor already spent means the chain moved on: answering with it
+	// would let the holder of an old token walk the chain forward.
+	return next.FamilyID == t.FamilyID && next.RevokedAt == nil && next.ReplacedAt == nil && now.Before(next.ExpiresAt), nil
 }

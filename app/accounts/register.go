@@ -102,6 +102,7 @@ func (s *Service) Verify(ctx context.Context, token string) error {
 // tell whether an account exists. It returns the token only when one was
 // mailed and the service exposes tokens.
 func (s *Service) ResendVerification(ctx context.Context, email string) (string, error) {
+	defer padTo(ctx, time.Now(), UniformAnswerTime)
 	email, err := normalizeEmail(email)
 	if err != nil {
 		return "", err

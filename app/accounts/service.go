@@ -28,6 +28,22 @@ const (
 	ResetTTL        = time.Hour
 )
 
+// UniformAnswerTime is the least time resend and forgot take. An insert and
+// its commit (WAL flush) for a real account take measurably longer than the
+// no-op for an unknown one; answering no sooner than this hides that.
+const UniformAnswerTime = 150 * time.Millisecond
+
+// padTo sleeps until d has passed since start, or ctx ends. It uses the
+// real clock on purpose: it hides real durations.
+func padTo(ctx context.Context, start time.Time, d time.Duration) {
+	t := time.NewTimer(d - time.Since(start))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 // DefaultMailTimeout bounds one asynchronous e-mail when Deps.MailTimeout is zero.
 const DefaultMailTimeout = 30 * time.Second
 

@@ -113,7 +113,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		AccessTokenTTL:         p.duration("ACCESS_TOKEN_TTL", 15*time.Minute),
 		RefreshTokenTTL:        p.duration("REFRESH_TOKEN_TTL", 168*time.Hour),
 		RefreshReuseGrace:      p.duration("REFRESH_REUSE_GRACE", 10*time.Second),
-		BcryptCost:             p.intRange("BCRYPT_COST", 12, 4, 31),
+		BcryptCost:             p.intRange("BCRYPT_COST", 12, 4, 16), // 17+ takes seconds per login
 		BcryptConcurrency:      p.intRange("BCRYPT_CONCURRENCY", runtime.NumCPU(), 1, 1024),
 		BcryptWait:             p.duration("BCRYPT_WAIT", 2*time.Second),
 		TrustedProxies:         p.list("TRUSTED_PROXIES"),
@@ -151,6 +151,9 @@ func (c *Config) check() error {
 		return fmt.Errorf("BCRYPT_COST must be at least 10 outside APP_ENV=test, not %d", c.BcryptCost)
 	}
 	for _, p := range c.TrustedProxies {
+		if pfx, err := netip.ParsePrefix(p); err == nil && pfx.Bits() == 0 {
+			return fmt.Errorf("TRUSTED_PROXIES: %q would let any client choose its IP", p)
+		}
 		if _, err := netip.ParsePrefix(p); err != nil {
 			if _, err := netip.ParseAddr(p); err != nil {
 				return fmt.Errorf("TRUSTED_PROXIES: %q is neither a CIDR nor an IP address", p)
@@ -164,8 +167,9 @@ func (c *Config) check() error {
 			return fmt.Errorf("%s must be a positive duration", name)
 		}
 	}
-	if c.RefreshReuseGrace < 0 {
-		return errors.New("REFRESH_REUSE_GRACE must not be negative")
+	if c.RefreshReuseGrace < 0 || c.RefreshReuseGrace > time.Minute {
+		// A long grace would let a stolen, spent token be replayed unnoticed.
+		return errors.New("REFRESH_REUSE_GRACE must be between 0s and 1m")
 	}
 	if c.DatabaseURL == "" && !c.Production() {
 		c.DatabaseURL = DefaultDatabaseURL

@@ -41,7 +41,6 @@ var (
 	ErrBodyTooLarge        = New(http.StatusRequestEntityTooLarge, "Request body too large")
 	ErrNotFound            = New(http.StatusNotFound, "Not found")
 	ErrMethodNotAllowed    = New(http.StatusMethodNotAllowed, "Method not allowed")
-	ErrUnsupportedMedia    = New(http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 	ErrUnavailable         = New(http.StatusServiceUnavailable, "Service unavailable")
 	ErrInternal            = New(http.StatusInternalServerError, "Internal server error")
 )

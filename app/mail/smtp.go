@@ -123,6 +123,10 @@ func (s *SMTP) send(ctx context.Context, addr, rcpt string, msg []byte) error {
 		if err := c.StartTLS(s.cfg.TLS); err != nil {
 			return fmt.Errorf("starttls: %w", err)
 		}
+	} else if !isLoopback(s.cfg.Host) {
+		// The message carries a sign-in link: never send it in clear text
+		// over a network, where STARTTLS could also have been stripped.
+		return errors.New("server does not offer STARTTLS; refusing to send in clear text")
 	}
 	if s.cfg.Username != "" {
 		// PlainAuth refuses to send the password unless the connection is
@@ -152,4 +156,14 @@ func (s *SMTP) send(ctx context.Context, addr, rcpt string, msg []byte) error {
 	// The server has accepted the message; a failed QUIT changes nothing.
 	_ = c.Quit()
 	return nil
+}
+
+// isLoopback reports whether host names this machine, where a plain local
+// relay is safe.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -150,7 +150,7 @@ func TestSMTPAuthenticatesAfterSTARTTLS(t *testing.T) {
 	}
 }
 
-func TestSMTPAuthenticatesWithoutTLSOnLoopbackOnly(t *testing.T) {
+func TestSMTPSendsWithoutTLSOnLoopbackOnly(t *testing.T) {
 	t.Parallel()
 	srv := smtptest.StartWith(t, smtptest.Options{Username: "app", Password: "s3cret"})
 	msg := Message{To: "ann@example.com", Subject: "s", Text: "t"}
@@ -161,13 +161,20 @@ func TestSMTPAuthenticatesWithoutTLSOnLoopbackOnly(t *testing.T) {
 	}
 	srv.WaitMessage(t, 5*time.Second)
 
-	// The same plain-text server under a remote name: credentials stay home.
-	remote := newMailer(t, srv, func(c *SMTPConfig) { withAuth(c); c.Host = "smtp.example.com" })
-	remote.dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, network, srv.Addr())
-	}
-	if err := remote.Send(t.Context(), msg); err == nil || !strings.Contains(err.Error(), "unencrypted") {
-		t.Fatalf("got %v, want a refusal to authenticate in clear text", err)
+	// The same plain-text server under a remote name (or with STARTTLS
+	// stripped on the way): neither the credentials nor the message, which
+	// holds a sign-in link, go out in clear text.
+	for _, cfg := range []func(*SMTPConfig){
+		func(c *SMTPConfig) { withAuth(c); c.Host = "smtp.example.com" },
+		func(c *SMTPConfig) { c.Host = "smtp.example.com" },
+	} {
+		remote := newMailer(t, srv, cfg)
+		remote.dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, srv.Addr())
+		}
+		if err := remote.Send(t.Context(), msg); err == nil || !strings.Contains(err.Error(), "STARTTLS") {
+			t.Fatalf("got %v, want a refusal to send in clear text", err)
+		}
 	}
 	if n := len(srv.Messages()); n != 1 {
 		t.Errorf("server holds %d messages, want 1", n)

@@ -3,6 +3,7 @@
 package passwords
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -38,8 +39,9 @@ func Validate(password string) error {
 	}
 	// Encoding first: counting characters of malformed text means nothing,
 	// and control characters (NUL above all) break storage, logs and the
-	// forms users type into.
-	if !utf8.ValidString(password) {
+	// forms users type into. encoding/json turns invalid bytes and lone
+	// surrogates into U+FFFD, so that character counts as invalid too.
+	if !utf8.ValidString(password) || strings.ContainsRune(password, utf8.RuneError) {
 		return ErrInvalidUTF8
 	}
 	var upper, lower, digit bool

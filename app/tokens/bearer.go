@@ -1,15 +1,17 @@
 package tokens
 
-// MaxTokenLen bounds the access tokens read from a request; ours are well
-// under 1 KiB, and the bound keeps hostile input away from the JSON decoder.
+// MaxTokenLen bounds the access tokens verified; ours are well under 1 KiB,
+// and the bound keeps hostile input away from the JSON decoder.
 const MaxTokenLen = 4096
 
 // ParseBearer extracts the token from an Authorization header value of the
 // form "Bearer <token>": the scheme in any case, exactly one space, and one
-// token of base64url characters and dots, at most MaxTokenLen long.
+// RFC 6750 b64token (ALPHA DIGIT - . _ ~ + / then any "="). Anything else is
+// a malformed header ("Authentication required"); a well-formed header whose
+// token is junk or too long is left to Verify ("Invalid token").
 func ParseBearer(header string) (token string, ok bool) {
 	const scheme = "bearer "
-	if len(header) <= len(scheme) || len(header) > len(scheme)+MaxTokenLen {
+	if len(header) <= len(scheme) {
 		return "", false
 	}
 	for i := range len(scheme) {
@@ -22,7 +24,14 @@ func ParseBearer(header string) (token string, ok bool) {
 		}
 	}
 	token = header[len(scheme):]
-	for i := range len(token) {
+	end := len(token)
+	for end > 0 && token[end-1] == '=' {
+		end--
+	}
+	if end == 0 {
+		return "", false
+	}
+	for i := range end {
 		if !isTokenByte(token[i]) {
 			return "", false
 		}
@@ -31,5 +40,6 @@ func ParseBearer(header string) (token string, ok bool) {
 }
 
 func isTokenByte(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '_' || c == '.' || c == '~' || c == '+' || c == '/'
 }

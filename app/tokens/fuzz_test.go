@@ -18,10 +18,10 @@ func FuzzParseBearer(f *testing.F) {
 			}
 			return
 		}
-		if tok == "" || len(tok) > MaxTokenLen || !strings.EqualFold(header, "Bearer "+tok) {
+		if tok == "" || !strings.EqualFold(header, "Bearer "+tok) {
 			t.Fatalf("ParseBearer(%q) = %q", header, tok)
 		}
-		for i := range len(tok) {
+		for i := range len(strings.TrimRight(tok, "=")) {
 			if !isTokenByte(tok[i]) {
 				t.Fatalf("token %q has byte %q", tok, tok[i])
 			}

@@ -8,6 +8,7 @@ CREATE TABLE login_events (
 );
 
 CREATE INDEX login_events_created_at_idx ON login_events (created_at);
+CREATE INDEX login_events_user_id_idx ON login_events (user_id);
 
 -- +goose Down
 DROP TABLE login_events;

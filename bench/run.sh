@@ -1,0 +1,543 @@
+#!/usr/bin/env bash
+# bench/run.sh — the API's load benchmark, on PostgreSQL and Redis as in
+# production. One command from a fresh clone:
+#
+#   bash bench/run.sh               # 3 rounds + one profiled pass, ~12 minutes
+#   ROUNDS=1 PROFILE=0 bash bench/run.sh   # one quick round
+#
+# It installs wrk (and jq) when missing, starts PostgreSQL and Redis when
+# they are down (as .ci/run does), builds the API and a static Gin ceiling,
+# creates its own database (dropped at the end, also on failure) and uses its
+# own Redis DB index (its keys are deleted at the end), seeds an admin, a
+# viewer and 20 projects, and drives the server with wrk: one thread, 64
+# connections, 3 s of warm-up and 15 s per scenario (logins: 8 connections,
+# 10 s). Results: a table and JSON lines on stdout and in
+# bench/out/results.jsonl; profiles in bench/out/profiles/. bench/README.md
+# explains each scenario and figure.
+#
+# Tuning knobs for experiments pass through to the server when set:
+# DB_MAX_OPEN_CONNS DB_MAX_IDLE_CONNS BCRYPT_CONCURRENCY BCRYPT_WAIT
+# GOMAXPROCS GOGC GOMEMLIMIT.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=$ROOT/bench
+OUT=${OUT:-$BENCH/out}
+export PATH="$PATH:/usr/local/go/bin"
+
+ROUNDS=${ROUNDS:-3}
+PROFILE=${PROFILE:-1}             # 1: one more pass of S1–S3 with CPU and alloc profiles
+CONNS=${CONNS:-64}                # S1–S3, S0 (static)
+WARMUP=${WARMUP:-3}               # seconds, before every scenario
+DURATION=${DURATION:-15}          # seconds, S0–S3, S5, S6
+LOGIN_CONNS=${LOGIN_CONNS:-8}     # S4
+LOGIN_DURATION=${LOGIN_DURATION:-10}
+REFRESH_CONNS=${REFRESH_CONNS:-16} # S5
+FLOOD_CONNS=${FLOOD_CONNS:-32}    # S6's concurrent logins
+BUDGET_REQUESTS=${BUDGET_REQUESTS:-2000} # S2 requests counted for the round-trip budget
+BENCH_REDIS_DB=${BENCH_REDIS_DB:-11}
+PG_HOST=127.0.0.1 PG_PORT=5432 PG_USER=postgres
+REDIS_HOST=127.0.0.1 REDIS_PORT=6379
+# Never refuses, yet every request still makes its limiter round trip. N is
+# capped at 1,000,000 by the parser; a 1 s window keeps each sorted set at
+# about one second of traffic instead of growing for a minute.
+BENCH_RATE=${BENCH_RATE:-1000000/1s}
+PASSWORD='Bench-Passw0rd-2024'
+ADMIN_EMAIL=admin@bench.example VIEWER_EMAIL=viewer@bench.example
+
+WORK="" DB_NAME="" SERVER_PID="" STATIC_PID="" MONITOR_PID="" FLOOD_PID="" WATCH_PID=""
+CLK_TCK=$(getconf CLK_TCK)
+
+say() { printf '· %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+psql_q() { psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -X -q -tA -v ON_ERROR_STOP=1 "$@"; }
+rcli() { redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" -n "$BENCH_REDIS_DB" "$@"; }
+
+# ---------------------------------------------------------------- set-up
+
+ensure_tools() {
+	local missing=()
+	command -v wrk >/dev/null || missing+=(wrk)
+	command -v jq >/dev/null || missing+=(jq)
+	command -v curl >/dev/null || missing+=(curl)
+	if ((${#missing[@]})); then
+		say "installing ${missing[*]} with apt-get"
+		local sudo=""
+		[ "$(id -u)" -eq 0 ] || sudo=sudo
+		$sudo apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+	fi
+	for t in go psql pg_isready redis-cli; do
+		command -v "$t" >/dev/null || die "$t is required"
+	done
+}
+
+# The same as .ci/run.
+start_services() {
+	if ! pg_isready -h "$PG_HOST" -p "$PG_PORT" -q 2>/dev/null; then
+		say "starting PostgreSQL"
+		pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+	fi
+	if ! redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+		say "starting Redis"
+		mkdir -p /var/lib/redis
+		redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT" --save "" --appendonly no --dir /var/lib/redis
+	fi
+	for _ in $(seq 60); do
+		if pg_isready -h "$PG_HOST" -p "$PG_PORT" -q && redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 1
+	done
+	die "PostgreSQL or Redis did not come up"
+}
+
+# Stops only what this script started, by PID; drops its database and
+# deletes its Redis keys. Runs on every exit.
+cleanup() {
+	local status=$?
+	set +e
+	# The flood is a subshell running wrk: stop its child first.
+	[ -n "$FLOOD_PID" ] && pkill -P "$FLOOD_PID" wrk 2>/dev/null
+	for pid in "$FLOOD_PID" "$MONITOR_PID" "$STATIC_PID" "$SERVER_PID"; do
+		[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
+	if [ -n "$DB_NAME" ]; then
+		psql_q -d postgres -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 &&
+			say "dropped database $DB_NAME"
+	fi
+	if [ -n "$WORK" ]; then
+		rcli --scan --pattern 'rl:*' 2>/dev/null | xargs -r -n 500 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" -n "$BENCH_REDIS_DB" del >/dev/null
+		rm -rf "$WORK"
+	fi
+	exit "$status"
+}
+
+free_port() {
+	local p=$1
+	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+	echo "$p"
+}
+
+prepare() {
+	WORK=$(mktemp -d /tmp/apisec-bench.XXXXXX)
+	mkdir -p "$OUT/profiles"
+	: >"$OUT/results.jsonl"
+
+	say "building the API and the static ceiling"
+	(cd "$ROOT" && go build -o "$WORK/apisec" . && go build -o "$WORK/static" ./bench/static)
+
+	DB_NAME=apisec_bench_$$
+	psql_q -d postgres -c "CREATE DATABASE $DB_NAME" >/dev/null
+	DATABASE_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$DB_NAME?sslmode=disable"
+	REDIS_URL="redis://$REDIS_HOST:$REDIS_PORT/$BENCH_REDIS_DB"
+	if [ "$(rcli --scan --pattern 'rl:*' | head -1)" != "" ]; then
+		die "Redis DB $BENCH_REDIS_DB already holds rl:* keys; pick another with BENCH_REDIS_DB"
+	fi
+	say "database $DB_NAME, Redis DB $BENCH_REDIS_DB"
+
+	"$WORK/apisec" keys generate --dir "$WORK/keys" >/dev/null
+	API_PORT=$(free_port 18080)
+	STATIC_PORT=$(free_port $((API_PORT + 1)))
+	PPROF_PORT=$(free_port 16060)
+	API=http://127.0.0.1:$API_PORT
+
+	app migrate up >/dev/null
+	say "seeding an admin and a viewer (bcrypt cost 12)"
+	app users create --email "$ADMIN_EMAIL" --password "$PASSWORD" --role admin --verified >/dev/null
+	app users create --email "$VIEWER_EMAIL" --password "$PASSWORD" --role viewer --verified >/dev/null
+}
+
+# app_cmd sets APP_CMD: the binary in production mode with a clean
+# environment. Run it in the work folder, so no .env is read.
+app_cmd() { # [PPROF_ADDR]
+	local pass=() v
+	for v in DB_MAX_OPEN_CONNS DB_MAX_IDLE_CONNS BCRYPT_CONCURRENCY BCRYPT_WAIT GOMAXPROCS GOGC GOMEMLIMIT; do
+		if [ -n "${!v:-}" ]; then pass+=("$v=${!v}"); fi
+	done
+	APP_CMD=(env -i PATH="$PATH" HOME="$WORK"
+		APP_ENV=production PORT="$API_PORT" LOG_LEVEL=warn
+		DATABASE_URL="$DATABASE_URL" REDIS_URL="$REDIS_URL"
+		JWT_PRIVATE_KEY_PATH="$WORK/keys/jwt-private.pem" JWT_PUBLIC_KEY_PATH="$WORK/keys/jwt-public.pem"
+		BCRYPT_COST=12
+		RATE_LIMIT_GLOBAL="$BENCH_RATE" RATE_LIMIT_LOGIN="$BENCH_RATE" RATE_LIMIT_AUTHENTICATED="$BENCH_RATE"
+		${1:+PPROF_ADDR=$1} "${pass[@]}" "$WORK/apisec")
+}
+
+app() {
+	app_cmd
+	(cd "$WORK" && exec "${APP_CMD[@]}" "$@")
+}
+
+wait_ready() {
+	local url=$1 pid=$2 log=$3
+	for _ in $(seq 100); do
+		curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "server exited"; }
+		sleep 0.2
+	done
+	cat "$log" >&2
+	die "server not ready: $url"
+}
+
+start_server() { # [pprof]
+	local log=$WORK/server.log
+	app_cmd ${1:+127.0.0.1:$PPROF_PORT}
+	(cd "$WORK" && exec "${APP_CMD[@]}" serve) >"$log" 2>&1 &
+	SERVER_PID=$!
+	wait_ready "$API/healthz" "$SERVER_PID" "$log"
+}
+
+stop_server() {
+	kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null || true
+	SERVER_PID=""
+}
+
+start_static() {
+	"$WORK/static" -addr "127.0.0.1:$STATIC_PORT" >"$WORK/static.log" 2>&1 &
+	STATIC_PID=$!
+	wait_ready "http://127.0.0.1:$STATIC_PORT/public/status" "$STATIC_PID" "$WORK/static.log"
+}
+
+stop_static() {
+	kill "$STATIC_PID" && wait "$STATIC_PID" 2>/dev/null || true
+	STATIC_PID=""
+}
+
+# login EMAIL prints the JSON token pair.
+login() {
+	curl -fsS "$API/auth/login" -H 'Content-Type: application/json' \
+		-d "{\"email\":\"$1\",\"password\":\"$PASSWORD\"}"
+}
+
+seed_projects() {
+	local admin i
+	admin=$(login "$ADMIN_EMAIL" | jq -r .accessToken)
+	for i in $(seq -w 1 20); do
+		curl -fsS -o /dev/null "$API/projects" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+			-d "{\"name\":\"Project $i\",\"description\":\"Seeded by bench/run.sh: a short description of project $i.\"}"
+	done
+	say "seeded 20 projects"
+}
+
+# ---------------------------------------------------------------- wrk
+
+# wrk_json CONNS SECONDS SCRIPT URL [wrk args…] runs wrk once and prints the
+# JSON object the script's done() wrote.
+wrk_json() {
+	local conns=$1 secs=$2 script=$3 url=$4
+	shift 4
+	local json
+	json=$(mktemp "$WORK/wrk.XXXXXX")
+	BENCH_WRK_DIR=$BENCH/wrk BENCH_JSON=$json \
+		wrk -t1 -c"$conns" -d"${secs}s" --timeout 10s --latency -s "$BENCH/wrk/$script" "$@" "$url" >"$json.log" 2>&1 ||
+		{ cat "$json.log" >&2; die "wrk failed"; }
+	[ -s "$json" ] || { cat "$json.log" >&2; die "wrk wrote no summary"; }
+	cat "$json"
+}
+
+# cpu_ticks PID prints the process's user+system CPU time in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# measured CONNS SECONDS SCRIPT URL [wrk args…] is wrk_json plus the CPU
+# time the server under test (WATCH_PID) spent per request: a figure that
+# other load on the machine disturbs far less than req/s.
+measured() {
+	local t0 t1 json
+	t0=$(cpu_ticks "$WATCH_PID")
+	json=$(wrk_json "$@")
+	t1=$(cpu_ticks "$WATCH_PID")
+	jq -c --argjson ticks "$((t1 - t0))" --argjson hz "$CLK_TCK" \
+		'. + {server_cpu_us_per_req: (if .requests > 0 then ($ticks / $hz * 1e6 / .requests | round) else null end)}' <<<"$json"
+}
+
+# record ROUND ID NAME CONNS JSON adds the scenario's fields, prints the JSON
+# line and appends it to results.jsonl.
+record() {
+	local line
+	line=$(jq -c --arg round "$1" --arg id "$2" --arg name "$3" --argjson conns "$4" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+		'{round: $round, scenario: $id, name: $name, connections: $conns} + . + {loadavg: $load}' <<<"$5")
+	echo "$line" | tee -a "$OUT/results.jsonl"
+}
+
+# scenario ROUND ID NAME CONNS SECONDS SCRIPT URL [wrk args…]: warm-up, then
+# the measured run.
+scenario() {
+	local round=$1 id=$2 name=$3 conns=$4 secs=$5 script=$6 url=$7
+	shift 7
+	wrk_json "$conns" "$WARMUP" "$script" "$url" "$@" >/dev/null
+	record "$round" "$id" "$name" "$conns" "$(measured "$conns" "$secs" "$script" "$url" "$@")"
+}
+
+# ------------------------------------------------------------ scenarios
+
+run_static() { # ROUND
+	start_static
+	WATCH_PID=$STATIC_PID
+	scenario "$1" S0 "static Gin ceiling" "$CONNS" "$DURATION" report.lua "http://127.0.0.1:$STATIC_PORT/public/status"
+	stop_static
+}
+
+run_reads() { # ROUND ACCESS_TOKEN
+	scenario "$1" S1 "GET /public/status" "$CONNS" "$DURATION" report.lua "$API/public/status"
+	scenario "$1" S2 "GET /projects" "$CONNS" "$DURATION" report.lua "$API/projects" -H "Authorization: Bearer $2"
+	scenario "$1" S3 "GET /auth/me" "$CONNS" "$DURATION" report.lua "$API/auth/me" -H "Authorization: Bearer $2"
+}
+
+# S4's logins also issue the refresh tokens S5 starts from.
+run_logins() { # ROUND
+	: >"$WORK/tokens"
+	BENCH_EMAIL=$VIEWER_EMAIL BENCH_PASSWORD=$PASSWORD BENCH_TOKENS_OUT=$WORK/tokens \
+		scenario "$1" S4 "POST /auth/login" "$LOGIN_CONNS" "$LOGIN_DURATION" login.lua "$API/auth/login"
+}
+
+# S5 needs one token per connection to start each of its two wrk runs, plus
+# a margin; more logins top the pool up if S4 issued too few.
+run_refresh() { # ROUND
+	local need=$((2 * REFRESH_CONNS + 16)) have
+	while have=$(wc -l <"$WORK/tokens") && [ "$have" -lt "$need" ]; do
+		say "topping up refresh tokens with more logins ($have/$need)"
+		BENCH_EMAIL=$VIEWER_EMAIL BENCH_PASSWORD=$PASSWORD BENCH_TOKENS_OUT=$WORK/tokens \
+			wrk_json "$LOGIN_CONNS" $(((need - have) / 4 + 2)) login.lua "$API/auth/login" >/dev/null
+	done
+	BENCH_TOKENS_IN=$WORK/tokens BENCH_TOKENS_OUT=$WORK/tokens.left \
+		wrk_json "$REFRESH_CONNS" "$WARMUP" refresh.lua "$API/auth/refresh" >/dev/null
+	mv "$WORK/tokens.left" "$WORK/tokens"
+	record "$1" S5 "POST /auth/refresh" "$REFRESH_CONNS" "$(BENCH_TOKENS_IN=$WORK/tokens BENCH_TOKENS_OUT=$WORK/tokens.left \
+		measured "$REFRESH_CONNS" "$DURATION" refresh.lua "$API/auth/refresh")"
+}
+
+# S6: GET /projects measured while a second wrk floods /auth/login.
+run_flood() { # ROUND ACCESS_TOKEN
+	local flood_json=$WORK/flood.json
+	(BENCH_EMAIL=$VIEWER_EMAIL BENCH_PASSWORD=$PASSWORD \
+		wrk_json "$FLOOD_CONNS" $((WARMUP + DURATION + 3)) login.lua "$API/auth/login" >"$flood_json") &
+	FLOOD_PID=$!
+	scenario "$1" S6 "GET /projects under a login flood" "$CONNS" "$DURATION" report.lua "$API/projects" -H "Authorization: Bearer $2"
+	wait "$FLOOD_PID" || die "login flood failed"
+	FLOOD_PID=""
+	record "$1" S6-logins "POST /auth/login flood beside S6" "$FLOOD_CONNS" "$(cat "$flood_json")"
+}
+
+# The server's peak RSS: VmHWM, reset just before S1 (clear_refs 5).
+reset_peak_rss() { echo 5 >"/proc/$SERVER_PID/clear_refs" 2>/dev/null || say "could not reset VmHWM: peak counts from start"; }
+record_peak_rss() { # ROUND
+	local kb
+	kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")
+	record "$1" RSS "server peak RSS during S1–S5" 0 "{\"peak_rss_mb\": $(awk -v k="$kb" 'BEGIN {printf "%.1f", k / 1024}')}"
+}
+
+# bcrypt's own rate at cost 12 with the server's concurrency (GOMAXPROCS
+# goroutines through the Hasher's NumCPU slots), from the package's benchmark.
+run_bcrypt_bench() { # ROUND
+	local out rate
+	out=$(cd "$ROOT" && go test -run='^$' -bench=CompareParallel -benchtime=3s ./app/passwords/)
+	rate=$(awk '/^BenchmarkCompareParallel/ {for (i = 1; i < NF; i++) if ($(i + 1) == "compares/s") print $i}' <<<"$out")
+	[ -n "$rate" ] || { echo "$out" >&2; die "no compares/s from the bcrypt benchmark"; }
+	record "$1" bcrypt "go test -bench=CompareParallel ./app/passwords (cost 12)" 0 "{\"rps\": $rate}"
+}
+
+run_round() { # ROUND
+	local round=$1 viewer
+	say "round $round: load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	run_static "$round"
+	start_server
+	WATCH_PID=$SERVER_PID
+	viewer=$(login "$VIEWER_EMAIL" | jq -r .accessToken)
+	reset_peak_rss
+	run_reads "$round" "$viewer"
+	run_logins "$round"
+	run_refresh "$round"
+	record_peak_rss "$round"
+	run_flood "$round" "$viewer"
+	stop_server
+	run_bcrypt_bench "$round"
+}
+
+# ------------------------------------------------- round-trip budget (S2)
+
+# pg_counters prints this database's statistics as one JSON object:
+# transactions and sessions (pg_stat_database), and table scans and row
+# writes summed over its tables (pg_stat_user_tables).
+pg_counters() {
+	local db tables
+	db=$(psql_q -d postgres -c "SELECT json_build_object('xacts', xact_commit + xact_rollback, 'sessions', sessions)
+		FROM pg_stat_database WHERE datname = '$DB_NAME'")
+	tables=$(psql_q -d "$DB_NAME" -c "SELECT json_build_object(
+		'scans', coalesce(sum(coalesce(seq_scan, 0) + coalesce(idx_scan, 0)), 0),
+		'projects_scans', coalesce(sum(coalesce(seq_scan, 0) + coalesce(idx_scan, 0)) FILTER (WHERE relname = 'projects'), 0),
+		'writes', coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)) FROM pg_stat_user_tables")
+	jq -nc --argjson a "$db" --argjson b "$tables" '$a + $b'
+}
+
+# pg_settled waits for the counters to stop moving: a backend publishes
+# them up to 10 s after it goes idle.
+pg_settled() {
+	local prev now
+	sleep 11
+	now=$(pg_counters)
+	for _ in $(seq 10); do
+		sleep 2
+		prev=$now now=$(pg_counters)
+		[ "$now" = "$prev" ] && break
+	done
+	echo "$now"
+}
+
+# pg_stat_statements gives exact statement counts when the server preloads
+# it (it cannot be turned on without a restart, which this script never does).
+have_pgss() {
+	psql_q -d postgres -c "SHOW shared_preload_libraries" | grep -q pg_stat_statements &&
+		psql_q -d "$DB_NAME" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1
+}
+pgss_calls() {
+	psql_q -d "$DB_NAME" -c "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements
+		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$DB_NAME') AND query NOT ILIKE '%pg_stat_statements%'"
+}
+
+# fire N URL TOKEN sends exactly N requests, 8 at a time over kept-alive
+# connections, and prints how many were not 200.
+fire() {
+	local n=$1 url=$2 token=$3 cfg=$WORK/curl.cfg
+	for _ in $(seq "$n"); do printf 'url = "%s"\noutput = "/dev/null"\n' "$url"; done >"$cfg"
+	curl -s --no-progress-meter --parallel --parallel-max 8 -H "Authorization: Bearer $token" -K "$cfg" \
+		-w '%{http_code}\n' | grep -vc '^200$' || true
+}
+
+# run_budget counts what one S2 request costs, over exactly BUDGET_REQUESTS
+# requests on a warm server:
+#   Redis: every command this script's DB index receives, from MONITOR (so
+#     other users of the shared server do not count); EVALSHA separately,
+#     and the commands the limiter's script runs inside Redis.
+#   PostgreSQL: table scans over all tables (exact: a query reads at least
+#     one table; autovacuum does not count here), rows written (want 0),
+#     new sessions (want 0) and transactions — each autocommit statement is
+#     one, but so are pgx's "-- ping" of a pooled connection idle for over a
+#     second (once per connection after the settling wait, never under
+#     load) and autovacuum's once-a-minute visit to the database, so that
+#     figure is an upper bound. pg_stat_statements, when preloaded, gives
+#     the exact statement count instead.
+run_budget() {
+	local token before after bad mon=$WORK/monitor.txt pgss=null c0 c1
+	say "round-trip budget of S2: $BUDGET_REQUESTS requests"
+	start_server
+	token=$(login "$VIEWER_EMAIL" | jq -r .accessToken)
+	fire 200 "$API/projects" "$token" >/dev/null # fill the pools, prepare the statements
+	say "waiting for PostgreSQL's statistics to settle"
+	before=$(pg_settled)
+	have_pgss && c0=$(pgss_calls)
+	redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" monitor >"$mon" &
+	MONITOR_PID=$!
+	sleep 0.5
+	bad=$(fire "$BUDGET_REQUESTS" "$API/projects" "$token")
+	sleep 0.5
+	kill "$MONITOR_PID" 2>/dev/null && wait "$MONITOR_PID" 2>/dev/null || true
+	MONITOR_PID=""
+	[ -n "${c0:-}" ] && c1=$(pgss_calls) && pgss=$((c1 - c0))
+	after=$(pg_settled)
+	stop_server
+	local calls evalsha in_script
+	calls=$(grep -c "^[0-9.]* \[$BENCH_REDIS_DB [0-9]" "$mon" || true)
+	evalsha=$(grep -ic "^[0-9.]* \[$BENCH_REDIS_DB [0-9][^]]*\] \"evalsha\"" "$mon" || true)
+	in_script=$(grep -c "^[0-9.]* \[$BENCH_REDIS_DB lua\]" "$mon" || true)
+	record budget S2-roundtrips "per GET /projects request ($BUDGET_REQUESTS requests, $bad not 200)" 8 "$(jq -nc \
+		--argjson n "$BUDGET_REQUESTS" --argjson calls "$calls" --argjson evalsha "$evalsha" --argjson lua "$in_script" \
+		--argjson a "$before" --argjson b "$after" --argjson pgss "$pgss" \
+		'def per: . / $n * 1000 | round / 1000;
+		 {requests: $n,
+		  redis_round_trips_per_req: ($calls | per), redis_evalsha_per_req: ($evalsha | per),
+		  redis_commands_inside_script_per_req: ($lua | per),
+		  pg_table_scans_per_req: ($b.scans - $a.scans | per), pg_projects_scans_per_req: ($b.projects_scans - $a.projects_scans | per),
+		  pg_rows_written: ($b.writes - $a.writes), pg_new_sessions: ($b.sessions - $a.sessions),
+		  pg_transactions_per_req_upper_bound: ($b.xacts - $a.xacts | per),
+		  pg_statements_per_req_exact: (if $pgss == null then null else $pgss | per end)}')"
+}
+
+# -------------------------------------------------------------- profiles
+
+# One more pass of S1–S3 with PPROF_ADDR set: a 10 s CPU profile and a 10 s
+# allocation profile in the middle of each 15 s run. Its figures are marked
+# round "profile" and left out of the medians (profiling costs a few %).
+run_profiles() {
+	local viewer id path auth pprof=http://127.0.0.1:$PPROF_PORT/debug/pprof
+	local secs=$((DURATION - 4 < 10 ? DURATION - 4 : 10))
+	((secs >= 1)) || die "DURATION is too short to profile"
+	say "profiled pass of S1–S3 (profiles in $OUT/profiles)"
+	start_server pprof
+	WATCH_PID=$SERVER_PID
+	viewer=$(login "$VIEWER_EMAIL" | jq -r .accessToken)
+	for id in S1 S2 S3; do
+		case $id in
+		S1) path=/public/status auth=() ;;
+		S2) path=/projects auth=(-H "Authorization: Bearer $viewer") ;;
+		S3) path=/auth/me auth=(-H "Authorization: Bearer $viewer") ;;
+		esac
+		wrk_json "$CONNS" "$WARMUP" report.lua "$API$path" "${auth[@]}" >/dev/null
+		measured "$CONNS" "$DURATION" report.lua "$API$path" "${auth[@]}" >"$WORK/profiled.json" &
+		local wrk_pid=$!
+		sleep 2
+		curl -fsS -o "$OUT/profiles/$id.cpu.pprof" "$pprof/profile?seconds=$secs" &
+		curl -fsS -o "$OUT/profiles/$id.allocs.pprof" "$pprof/allocs?seconds=$secs"
+		wait $!
+		wait "$wrk_pid"
+		record profile "$id" "GET $path (profiled)" "$CONNS" "$(cat "$WORK/profiled.json")" >/dev/null
+		go tool pprof -top -nodecount=30 "$WORK/apisec" "$OUT/profiles/$id.cpu.pprof" >"$OUT/profiles/$id.cpu.top.txt" 2>/dev/null
+		go tool pprof -top -nodecount=30 -sample_index=alloc_space "$WORK/apisec" "$OUT/profiles/$id.allocs.pprof" >"$OUT/profiles/$id.alloc_space.top.txt" 2>/dev/null
+		go tool pprof -top -nodecount=30 -sample_index=alloc_objects "$WORK/apisec" "$OUT/profiles/$id.allocs.pprof" >"$OUT/profiles/$id.alloc_objects.top.txt" 2>/dev/null
+	done
+	stop_server
+	cp "$WORK/apisec" "$OUT/profiles/apisec.bin" # the profiles' symbols
+}
+
+# --------------------------------------------------------------- summary
+
+print_summary() {
+	local r=$OUT/results.jsonl
+	echo
+	echo "== medians of $ROUNDS round(s); non-2xx summed over rounds; server LOG_LEVEL=warn (request logs off), APP_ENV=production, BCRYPT_COST=12, limits $BENCH_RATE"
+	jq -rs -f "$BENCH/summary.jq" "$r"
+	echo
+	echo "== load average at each round's start"
+	jq -r 'select(.scenario == "S0") | "round \(.round): \(.loadavg)"' "$r"
+	local b
+	b=$(jq -c 'select(.scenario == "S2-roundtrips")' "$r")
+	if [ -n "$b" ]; then
+		echo
+		echo "== round-trip budget of S2 (want exactly 1 Redis round trip and 1 PostgreSQL statement per request)"
+		jq -r '"Redis: \(.redis_round_trips_per_req) round trips/req (EVALSHA \(.redis_evalsha_per_req)/req; inside the script \(.redis_commands_inside_script_per_req) commands/req)",
+		       "PostgreSQL: \(.pg_table_scans_per_req) table scans/req (projects \(.pg_projects_scans_per_req)), \(.pg_rows_written) rows written, \(.pg_new_sessions) new sessions",
+		       "            transactions/req \(.pg_transactions_per_req_upper_bound) (upper bound: includes idle-connection pings and autovacuum visits)" +
+		       (if .pg_statements_per_req_exact == null then "; pg_stat_statements not preloaded" else "; statements/req (pg_stat_statements) \(.pg_statements_per_req_exact)" end)' <<<"$b"
+	fi
+	if [ "$PROFILE" = 1 ]; then
+		echo
+		echo "== CPU profiles: top 12 by cumulative-free flat time (full lists in $OUT/profiles/*.top.txt)"
+		for id in S1 S2 S3; do
+			echo "-- $id"
+			sed -n '/flat%/,$p' "$OUT/profiles/$id.cpu.top.txt" | head -13
+		done
+	fi
+	echo
+	echo "JSON lines: $r"
+}
+
+main() {
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	ensure_tools
+	start_services
+	prepare
+	say "server: APP_ENV=production LOG_LEVEL=warn (request logs are info: not written) BCRYPT_COST=12 rate limits $BENCH_RATE"
+	start_server
+	seed_projects
+	stop_server
+	run_budget
+	for round in $(seq "$ROUNDS"); do
+		run_round "$round"
+	done
+	[ "$PROFILE" = 1 ] && run_profiles
+	print_summary
+}
+
+main "$@"

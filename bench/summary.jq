@@ -1,0 +1,58 @@
+# bench/summary.jq: the medians table from bench/out/results.jsonl
+# (jq -rs -f bench/summary.jq bench/out/results.jsonl). Rounds "budget" and
+# "profile" are left out. Ratios (S4 to bcrypt, S6 to S2) are taken within
+# each round, where both ran under the same background load, then medianed.
+
+def median: sort | if length == 0 then null
+  elif length % 2 == 1 then .[(length - 1) / 2]
+  else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+def lpad($n): tostring | (" " * ([$n - length, 0] | max)) + .;
+def rpad($n): tostring | . + (" " * ([$n - length, 0] | max));
+def num($d): if . == null then "-" else (. * pow(10; $d) | round) / pow(10; $d) | tostring end;
+def rate: if . == null then "-" elif . < 100 then num(1) else num(0) end;
+def pass(c): if c then "ok" else "MISS" end;
+
+[.[] | select(.round != "budget" and .round != "profile")] as $all
+| ($all | map(.round) | unique) as $rounds
+| def of($id): [$all[] | select(.scenario == $id)];
+  def med($id; f): [of($id)[] | f] | median;
+  def ratio($a; $b; f): [$rounds[] as $r
+    | ([$all[] | select(.round == $r and .scenario == $a)][0]) as $x
+    | ([$all[] | select(.round == $r and .scenario == $b)][0]) as $y
+    | select($x != null and $y != null) | ($x | f) / ($y | f)] | median;
+  (med("S0"; .rps)) as $static
+| [
+    ["S0", "static Gin ceiling", "-", "-"],
+    ["S1", "GET /public/status", ">=15000 req/s, p99<=12 ms",
+      pass(med("S1"; .rps) >= 15000 and med("S1"; .p99_ms) <= 12)],
+    ["S2", "GET /projects", ">=5600 req/s, p99<=22 ms",
+      pass(med("S2"; .rps) >= 5600 and med("S2"; .p99_ms) <= 22)],
+    ["S3", "GET /auth/me", ">=5900 req/s, p99<=25 ms",
+      pass(med("S3"; .rps) >= 5900 and med("S3"; .p99_ms) <= 25)],
+    ["S4", "POST /auth/login", ">=80% of bcrypt: \(ratio("S4"; "bcrypt"; .rps) * 100 | num(0))%",
+      pass(ratio("S4"; "bcrypt"; .rps) >= 0.8)],
+    ["S5", "POST /auth/refresh", "-", "-"],
+    ["S6", "GET /projects + login flood", ">=50% of S2: \(ratio("S6"; "S2"; .rps) * 100 | num(0))%, p99<=100 ms",
+      pass(ratio("S6"; "S2"; .rps) >= 0.5 and med("S6"; .p99_ms) <= 100)],
+    ["S6-logins", "the flood's logins", "-", "-"],
+    ["bcrypt", "go test CompareParallel", "-", "-"]
+  ] as $rows
+| ([("scenario" | rpad(10)), ("what" | rpad(28)), ("conns" | lpad(5)), ("req/s" | lpad(9)), ("p50 ms" | lpad(8)),
+    ("p99 ms" | lpad(8)), ("non-2xx" | lpad(8)), ("cpu µs/req" | lpad(10)), ("static" | lpad(8)), ("%static" | lpad(7)), "verdict budget"] | join(" ")),
+  ($rows[] as [$id, $what, $budget, $verdict]
+    | select((of($id) | length) > 0)
+    | [($id | rpad(10)), ($what | rpad(28)),
+       (of($id)[0].connections | if . == 0 then "-" else . end | lpad(5)),
+       (med($id; .rps) | rate | lpad(9)),
+       (med($id; .p50_ms) | num(2) | lpad(8)),
+       (med($id; .p99_ms) | num(2) | lpad(8)),
+       ([of($id)[] | .non2xx // 0] | add | lpad(8)),
+       (med($id; .server_cpu_us_per_req) | num(0) | lpad(10)),
+       ($static | num(0) | lpad(8)),
+       (if ($id | IN("S4", "S6-logins", "bcrypt")) then "-" else med($id; .rps) / $static * 100 | num(1) end | lpad(7)),
+       ($verdict | rpad(4)), $budget] | join(" ")),
+  (of("RSS") | select(length > 0)
+    | [.[] | .peak_rss_mb] as $mb
+    | "RSS        server peak (VmHWM) during S1–S5: median \($mb | median | num(1)) MB, max \($mb | max | num(1)) MB   budget <=80 MB: \(pass(($mb | max) <= 80))"),
+  ([$all[] | select(.socket_errors > 0) | "\(.scenario) round \(.round): \(.socket_errors) socket errors (\(.timeouts) timeouts)"] | .[]),
+  ([$all[] | select(.scenario == "S5" and (.starved // 0) > 0) | "S5 round \(.round): token pool ran dry \(.starved) times"] | .[])
