@@ -42,8 +42,9 @@ type App struct {
 	Accounts *accounts.Service
 	Projects *projects.Service
 
-	rlPrefix string
-	closers  []func() error
+	monotonic func() time.Time // Now before UTC(), which strips the monotonic reading
+	rlPrefix  string
+	closers   []func() error
 }
 
 // Options change how New builds the App; the zero value is production wiring.
@@ -63,7 +64,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	if now == nil {
 		now = time.Now
 	}
-	a := &App{Config: cfg, Log: log, Now: func() time.Time { return now().UTC() }}
+	a := &App{Config: cfg, Log: log, Now: func() time.Time { return now().UTC() }, monotonic: now}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -216,7 +217,9 @@ func (a *App) newStore(name string) (limiter.Store, error) {
 	if a.Redis != nil {
 		return ratelimit.NewRedisStore(a.Redis, ratelimit.Name(a.rlPrefix+name), ratelimit.Clock(a.Now)), nil
 	}
-	return ratelimit.NewMemoryStore(ratelimit.Name(name), ratelimit.Clock(a.Now), ratelimit.MaxKeys(1_000_000)), nil
+	// The in-process store measures windows on the monotonic clock, so a
+	// wall-clock step cannot free them early.
+	return ratelimit.NewMemoryStore(ratelimit.Name(name), ratelimit.Clock(a.monotonic), ratelimit.MaxKeys(1_000_000)), nil
 }
 
 // Ready reports whether the database and Redis answer.

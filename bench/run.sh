@@ -357,32 +357,34 @@ run_round() { # ROUND
 
 # ------------------------------------------------- round-trip budget (S2)
 
-# pg_counters prints this database's statistics as one JSON object:
-# transactions and sessions (pg_stat_database), and table scans and row
-# writes summed over its tables (pg_stat_user_tables).
-pg_counters() {
-	local db tables
-	db=$(psql_q -d postgres -c "SELECT json_build_object('xacts', xact_commit + xact_rollback, 'sessions', sessions)
-		FROM pg_stat_database WHERE datname = '$DB_NAME'")
-	tables=$(psql_q -d "$DB_NAME" -c "SELECT json_build_object(
-		'scans', coalesce(sum(coalesce(seq_scan, 0) + coalesce(idx_scan, 0)), 0),
-		'projects_scans', coalesce(sum(coalesce(seq_scan, 0) + coalesce(idx_scan, 0)) FILTER (WHERE relname = 'projects'), 0),
-		'writes', coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)) FROM pg_stat_user_tables")
-	jq -nc --argjson a "$db" --argjson b "$tables" '$a + $b'
+# pg_db_counters prints the database's transactions and sessions
+# (pg_stat_database), read from another database so that reading them adds
+# to neither.
+pg_db_counters() {
+	psql_q -d postgres -c "SELECT json_build_object('xacts', xact_commit + xact_rollback, 'sessions', sessions)
+		FROM pg_stat_database WHERE datname = '$DB_NAME'"
 }
 
-# pg_settled waits for the counters to stop moving: a backend publishes
-# them up to 10 s after it goes idle.
+# pg_table_counters prints table scans and rows written, summed over the
+# database's tables (pg_stat_user_tables: only readable from inside it).
+pg_table_counters() {
+	psql_q -d "$DB_NAME" -c "SELECT json_build_object(
+		'scans', coalesce(sum(coalesce(seq_scan, 0) + coalesce(idx_scan, 0)), 0),
+		'projects_scans', coalesce(sum(coalesce(seq_scan, 0) + coalesce(idx_scan, 0)) FILTER (WHERE relname = 'projects'), 0),
+		'writes', coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)) FROM pg_stat_user_tables"
+}
+
+# pg_settled waits for the database's counters to stop moving: a backend
+# publishes them up to 10 s after it goes idle.
 pg_settled() {
 	local prev now
 	sleep 11
-	now=$(pg_counters)
+	now=$(pg_db_counters)
 	for _ in $(seq 10); do
 		sleep 2
-		prev=$now now=$(pg_counters)
+		prev=$now now=$(pg_db_counters)
 		[ "$now" = "$prev" ] && break
 	done
-	echo "$now"
 }
 
 # pg_stat_statements gives exact statement counts when the server preloads
@@ -419,14 +421,19 @@ fire() {
 #     figure is an upper bound. pg_stat_statements, when preloaded, gives
 #     the exact statement count instead.
 run_budget() {
-	local token before after bad mon=$WORK/monitor.txt pgss=null c0 c1
+	local token db0 db1 t0 t1 bad mon=$WORK/monitor.txt pgss=null c0 c1
 	say "round-trip budget of S2: $BUDGET_REQUESTS requests"
 	start_server
 	token=$(login "$VIEWER_EMAIL" | jq -r .accessToken)
 	fire 200 "$API/projects" "$token" >/dev/null # fill the pools, prepare the statements
 	say "waiting for PostgreSQL's statistics to settle"
-	before=$(pg_settled)
-	have_pgss && c0=$(pgss_calls)
+	pg_settled
+	# Reading the table counters is a session in the database: let its own
+	# transactions land before the database's counters are read.
+	t0=$(pg_table_counters)
+	if have_pgss; then c0=$(pgss_calls); fi
+	sleep 1
+	db0=$(pg_db_counters)
 	redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" monitor >"$mon" &
 	MONITOR_PID=$!
 	sleep 0.5
@@ -434,8 +441,10 @@ run_budget() {
 	sleep 0.5
 	kill "$MONITOR_PID" 2>/dev/null && wait "$MONITOR_PID" 2>/dev/null || true
 	MONITOR_PID=""
-	[ -n "${c0:-}" ] && c1=$(pgss_calls) && pgss=$((c1 - c0))
-	after=$(pg_settled)
+	pg_settled
+	db1=$(pg_db_counters)
+	t1=$(pg_table_counters)
+	if [ -n "${c0:-}" ]; then c1=$(pgss_calls) && pgss=$((c1 - c0)); fi
 	stop_server
 	local calls evalsha in_script
 	calls=$(grep -c "^[0-9.]* \[$BENCH_REDIS_DB [0-9]" "$mon" || true)
@@ -443,7 +452,8 @@ run_budget() {
 	in_script=$(grep -c "^[0-9.]* \[$BENCH_REDIS_DB lua\]" "$mon" || true)
 	record budget S2-roundtrips "per GET /projects request ($BUDGET_REQUESTS requests, $bad not 200)" 8 "$(jq -nc \
 		--argjson n "$BUDGET_REQUESTS" --argjson calls "$calls" --argjson evalsha "$evalsha" --argjson lua "$in_script" \
-		--argjson a "$before" --argjson b "$after" --argjson pgss "$pgss" \
+		--argjson a "$(jq -nc --argjson x "$db0" --argjson y "$t0" '$x + $y')" \
+		--argjson b "$(jq -nc --argjson x "$db1" --argjson y "$t1" '$x + $y')" --argjson pgss "$pgss" \
 		'def per: . / $n * 1000 | round / 1000;
 		 {requests: $n,
 		  redis_round_trips_per_req: ($calls | per), redis_evalsha_per_req: ($evalsha | per),

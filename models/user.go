@@ -21,6 +21,21 @@ const DefaultPlan = "free"
 // ValidRole reports whether r is one of the three roles.
 func ValidRole(r string) bool { return r == RoleViewer || r == RoleEditor || r == RoleAdmin }
 
+// ValidPlan reports whether p is a plan name: 1 to 64 of [a-z0-9_-]. Plans
+// are names an operator types, the token carries and the rate limiter keys
+// on, so the users table and PLAN_RATE_LIMITS share this one rule.
+func ValidPlan(p string) bool {
+	if p == "" || len(p) > 64 {
+		return false
+	}
+	for i := range len(p) {
+		if c := p[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // User is an account. PasswordHash never leaves the server: the JSON shape
 // clients see is built by the handlers.
 type User struct {

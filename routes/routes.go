@@ -25,14 +25,15 @@ func New(a *app.App) (http.Handler, error) {
 	r.RedirectTrailingSlash = false // a redirect would not be the contract's JSON
 	r.RedirectFixedPath = false
 	r.Use(middleware.RequestID(), middleware.Logger(a.Log), middleware.Recover(), middleware.LimitBody(), middleware.NoStore())
-	r.NoRoute(middleware.NotFound)
-	r.NoMethod(middleware.MethodNotAllowed)
+	limits := a.Limits
+	// Unknown routes are unauthenticated routes too: probing them costs budget.
+	r.NoRoute(middleware.LimitGlobal(limits), middleware.NotFound)
+	r.NoMethod(middleware.LimitGlobal(limits), middleware.MethodNotAllowed)
 
 	health := &handlers.Health{Ready: a.Ready, JWKS: a.Tokens.JWKS(), Log: a.Log.Warn}
 	auth := &handlers.Auth{Accounts: a.Accounts, ExposeTokens: !a.Config.Production()}
 	projects := &handlers.Projects{Projects: a.Projects}
 	h := middleware.Handle
-	limits := a.Limits
 
 	r.GET("/healthz", h(health.Healthz))
 	r.GET("/readyz", h(health.Readyz))

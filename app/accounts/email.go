@@ -15,7 +15,6 @@ import (
 const (
 	maxEmailBytes     = 254
 	maxLocalPartBytes = 64
-	maxPlanLen        = 64
 )
 
 // The field-rule violations; each 400 says which rule failed.
@@ -85,16 +84,10 @@ func checkRole(role string) error {
 	return nil
 }
 
-// checkPlan allows 1 to 64 characters of [a-z0-9_-]: plans are names an
-// operator types and the rate limiter reads from the token.
+// checkPlan applies models.ValidPlan.
 func checkPlan(plan string) error {
-	if plan == "" || len(plan) > maxPlanLen {
+	if !models.ValidPlan(plan) {
 		return ErrPlanInvalid
-	}
-	for i := range len(plan) {
-		if c := plan[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return ErrPlanInvalid
-		}
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"gorm.io/gorm"
 
@@ -44,35 +43,15 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next stri
 
 // ForgotPassword mails a verified user a link to reset their password (1 h,
 // single use; older links stop working). Unknown and unverified addresses
-// get no mail but the same work shape as in ResendVerification, and no
-// bcrypt runs on either path. It returns the token only when one was mailed
-// and the service exposes tokens.
+// get no mail and cannot be told apart (see mailAccountToken). It returns
+// the token only when one was mailed and the service exposes tokens.
 func (s *Service) ForgotPassword(ctx context.Context, email string) (string, error) {
-	defer padTo(ctx, time.Now(), UniformAnswerTime)
-	email, err := normalizeEmail(email)
+	token, err := s.mailAccountToken(ctx, email, models.PurposeResetPassword, ResetTTL,
+		func(u *models.User) bool { return u.EmailVerified }, mail.ResetMessage)
 	if err != nil {
-		return "", err
-	}
-	token, tokenHash, err := newAccountToken()
-	if err != nil {
-		return "", err
-	}
-	u, err := models.UserByEmail(s.db.WithContext(ctx), email)
-	switch {
-	case errors.Is(err, models.ErrNotFound):
-		u = nil
-	case err != nil:
 		return "", fmt.Errorf("forgot password: %w", err)
 	}
-	send := u != nil && u.EmailVerified
-	if err := s.replaceAccountToken(ctx, u, send, models.PurposeResetPassword, tokenHash, ResetTTL); err != nil {
-		return "", fmt.Errorf("forgot password: %w", err)
-	}
-	if !send {
-		return "", nil
-	}
-	s.sendLater(ctx, "password reset", u.ID, mail.ResetMessage(s.baseURL, u.Email, token))
-	return s.exposed(token), nil
+	return token, nil
 }
 
 // ResetPassword sets a new password with a mailed reset token and revokes

@@ -96,12 +96,26 @@ func (s *Service) Verify(ctx context.Context, token string) error {
 }
 
 // ResendVerification mails a new verification link to an unverified user,
-// spending the older links. For an unknown or already verified address it
-// sends nothing but does the same kind of work (a token, a lookup, a
-// transaction with the same UPDATE), so the answer and its timing do not
-// tell whether an account exists. It returns the token only when one was
-// mailed and the service exposes tokens.
+// spending the older links. It returns the token only when one was mailed
+// and the service exposes tokens; see mailAccountToken for why unknown
+// addresses cannot be told apart.
 func (s *Service) ResendVerification(ctx context.Context, email string) (string, error) {
+	token, err := s.mailAccountToken(ctx, email, models.PurposeVerifyEmail, VerificationTTL,
+		func(u *models.User) bool { return !u.EmailVerified }, mail.VerificationMessage)
+	if err != nil {
+		return "", fmt.Errorf("resend verification: %w", err)
+	}
+	return token, nil
+}
+
+// mailAccountToken mails a new single-use token of purpose to the user with
+// email when eligible says so, spending their older ones. For an unknown or
+// ineligible address it sends nothing but does the same kind of work (a
+// token, a look-up, a transaction with the same UPDATE) and answers no
+// sooner than UniformAnswerTime, so neither the answer nor its timing tells
+// whether an account exists. No bcrypt runs on either path.
+func (s *Service) mailAccountToken(ctx context.Context, email, purpose string, ttl time.Duration,
+	eligible func(*models.User) bool, message func(baseURL, to, token string) mail.Message) (string, error) {
 	defer padTo(ctx, time.Now(), UniformAnswerTime)
 	email, err := normalizeEmail(email)
 	if err != nil {
@@ -116,16 +130,16 @@ func (s *Service) ResendVerification(ctx context.Context, email string) (string,
 	case errors.Is(err, models.ErrNotFound):
 		u = nil
 	case err != nil:
-		return "", fmt.Errorf("resend verification: %w", err)
+		return "", err
 	}
-	send := u != nil && !u.EmailVerified
-	if err := s.replaceAccountToken(ctx, u, send, models.PurposeVerifyEmail, tokenHash, VerificationTTL); err != nil {
-		return "", fmt.Errorf("resend verification: %w", err)
+	send := u != nil && eligible(u)
+	if err := s.replaceAccountToken(ctx, u, send, purpose, tokenHash, ttl); err != nil {
+		return "", err
 	}
 	if !send {
 		return "", nil
 	}
-	s.sendLater(ctx, "verification", u.ID, mail.VerificationMessage(s.baseURL, u.Email, token))
+	s.sendLater(ctx, purpose, u.ID, message(s.baseURL, u.Email, token))
 	return s.exposed(token), nil
 }
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ulule/limiter/v3"
+
+	"apisec/models"
 )
 
 // maxLimit bounds N: the sliding log holds one entry per admitted request,
@@ -53,8 +55,8 @@ func ParsePlans(s string) (map[string]limiter.Rate, error) {
 		if !ok {
 			return nil, fmt.Errorf("%q: want PLAN=N/DURATION, e.g. free=60/1m", strings.TrimSpace(item))
 		}
-		if !validPlanName(name) {
-			return nil, fmt.Errorf("plan name %q: use letters, digits, '-', '_' or '.'", name)
+		if !models.ValidPlan(name) {
+			return nil, fmt.Errorf("plan name %q: use 1-64 of a-z, 0-9, '-' and '_'", name)
 		}
 		if _, dup := plans[name]; dup {
 			return nil, fmt.Errorf("plan %q is listed twice", name)
@@ -66,20 +68,6 @@ func ParsePlans(s string) (map[string]limiter.Rate, error) {
 		plans[name] = rate
 	}
 	return plans, nil
-}
-
-// validPlanName keeps plan names safe inside Redis keys and log lines.
-func validPlanName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // ClientKey is the rate-limit key for a client IP: an IPv4 address as is,
