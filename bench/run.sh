@@ -446,18 +446,21 @@ run_budget() {
 	t1=$(pg_table_counters)
 	if [ -n "${c0:-}" ]; then c1=$(pgss_calls) && pgss=$((c1 - c0)); fi
 	stop_server
-	local calls evalsha in_script
+	local calls evalsha in_script by_name
 	calls=$(grep -c "^[0-9.]* \[$BENCH_REDIS_DB [0-9]" "$mon" || true)
 	evalsha=$(grep -ic "^[0-9.]* \[$BENCH_REDIS_DB [0-9][^]]*\] \"evalsha\"" "$mon" || true)
 	in_script=$(grep -c "^[0-9.]* \[$BENCH_REDIS_DB lua\]" "$mon" || true)
+	# Every command name the clients sent, with its count, e.g. {"evalsha": 2000}.
+	by_name=$(grep "^[0-9.]* \[$BENCH_REDIS_DB [0-9]" "$mon" | awk '{print tolower($4)}' | tr -d '"' | sort | uniq -c |
+		jq -Rn '[inputs | capture("(?<n>[0-9]+) (?<c>.+)") | {(.c): (.n | tonumber)}] | add // {}')
 	record budget S2-roundtrips "per GET /projects request ($BUDGET_REQUESTS requests, $bad not 200)" 8 "$(jq -nc \
-		--argjson n "$BUDGET_REQUESTS" --argjson calls "$calls" --argjson evalsha "$evalsha" --argjson lua "$in_script" \
+		--argjson n "$BUDGET_REQUESTS" --argjson calls "$calls" --argjson evalsha "$evalsha" --argjson lua "$in_script" --argjson by_name "$by_name" \
 		--argjson a "$(jq -nc --argjson x "$db0" --argjson y "$t0" '$x + $y')" \
 		--argjson b "$(jq -nc --argjson x "$db1" --argjson y "$t1" '$x + $y')" --argjson pgss "$pgss" \
 		'def per: . / $n * 1000 | round / 1000;
 		 {requests: $n,
 		  redis_round_trips_per_req: ($calls | per), redis_evalsha_per_req: ($evalsha | per),
-		  redis_commands_inside_script_per_req: ($lua | per),
+		  redis_commands_inside_script_per_req: ($lua | per), redis_commands_by_name: $by_name,
 		  pg_table_scans_per_req: ($b.scans - $a.scans | per), pg_projects_scans_per_req: ($b.projects_scans - $a.projects_scans | per),
 		  pg_rows_written: ($b.writes - $a.writes), pg_new_sessions: ($b.sessions - $a.sessions),
 		  pg_transactions_per_req_upper_bound: ($b.xacts - $a.xacts | per),
@@ -515,7 +518,7 @@ print_summary() {
 	if [ -n "$b" ]; then
 		echo
 		echo "== round-trip budget of S2 (want exactly 1 Redis round trip and 1 PostgreSQL statement per request)"
-		jq -r '"Redis: \(.redis_round_trips_per_req) round trips/req (EVALSHA \(.redis_evalsha_per_req)/req; inside the script \(.redis_commands_inside_script_per_req) commands/req)",
+		jq -r '"Redis: \(.redis_round_trips_per_req) round trips/req (EVALSHA \(.redis_evalsha_per_req)/req; inside the script \(.redis_commands_inside_script_per_req) commands/req; all: \(.redis_commands_by_name | tojson))",
 		       "PostgreSQL: \(.pg_table_scans_per_req) table scans/req (projects \(.pg_projects_scans_per_req)), \(.pg_rows_written) rows written, \(.pg_new_sessions) new sessions",
 		       "            transactions/req \(.pg_transactions_per_req_upper_bound) (upper bound: includes idle-connection pings and autovacuum visits)" +
 		       (if .pg_statements_per_req_exact == null then "; pg_stat_statements not preloaded" else "; statements/req (pg_stat_statements) \(.pg_statements_per_req_exact)" end)' <<<"$b"

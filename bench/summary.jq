@@ -9,6 +9,7 @@ def median: sort | if length == 0 then null
 def lpad($n): tostring | (" " * ([$n - length, 0] | max)) + .;
 def rpad($n): tostring | . + (" " * ([$n - length, 0] | max));
 def num($d): if . == null then "-" else (. * pow(10; $d) | round) / pow(10; $d) | tostring end;
+def pct: if . == null then "-" else . * 100 | num(0) end;
 def rate: if . == null then "-" elif . < 100 then num(1) else num(0) end;
 def pass(c): if c then "ok" else "MISS" end;
 
@@ -29,10 +30,10 @@ def pass(c): if c then "ok" else "MISS" end;
       pass(med("S2"; .rps) >= 5600 and med("S2"; .p99_ms) <= 22)],
     ["S3", "GET /auth/me", ">=5900 req/s, p99<=25 ms",
       pass(med("S3"; .rps) >= 5900 and med("S3"; .p99_ms) <= 25)],
-    ["S4", "POST /auth/login", ">=80% of bcrypt: \(ratio("S4"; "bcrypt"; .rps) * 100 | num(0))%",
+    ["S4", "POST /auth/login", ">=80% of bcrypt: \(ratio("S4"; "bcrypt"; .rps) | pct)%",
       pass(ratio("S4"; "bcrypt"; .rps) >= 0.8)],
     ["S5", "POST /auth/refresh", "-", "-"],
-    ["S6", "GET /projects + login flood", ">=50% of S2: \(ratio("S6"; "S2"; .rps) * 100 | num(0))%, p99<=100 ms",
+    ["S6", "GET /projects + login flood", ">=50% of S2: \(ratio("S6"; "S2"; .rps) | pct)%, p99<=100 ms",
       pass(ratio("S6"; "S2"; .rps) >= 0.5 and med("S6"; .p99_ms) <= 100)],
     ["S6-logins", "the flood's logins", "-", "-"],
     ["bcrypt", "go test CompareParallel", "-", "-"]
@@ -49,7 +50,7 @@ def pass(c): if c then "ok" else "MISS" end;
        ([of($id)[] | .non2xx // 0] | add | lpad(8)),
        (med($id; .server_cpu_us_per_req) | num(0) | lpad(10)),
        ($static | num(0) | lpad(8)),
-       (if ($id | IN("S4", "S6-logins", "bcrypt")) then "-" else med($id; .rps) / $static * 100 | num(1) end | lpad(7)),
+       (if ($id | IN("S4", "S6-logins", "bcrypt")) or $static == null then "-" else med($id; .rps) / $static * 100 | num(1) end | lpad(7)),
        ($verdict | rpad(4)), $budget] | join(" ")),
   (of("RSS") | select(length > 0)
     | [.[] | .peak_rss_mb] as $mb

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"apisec/app/clocktest"
 	"apisec/app/tokens"
 	"apisec/middleware"
 )
@@ -27,18 +28,11 @@ var authKey = sync.OnceValue(func() *rsa.PrivateKey {
 })
 
 // authClock is a settable clock for one test's token service.
-type authClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *authClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *authClock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
+type authClock = clocktest.Clock
 
 func newAuthService(tb testing.TB, cacheSize int) (*tokens.Service, *authClock) {
 	tb.Helper()
-	clock := &authClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	ts, err := tokens.New(tokens.Config{
 		PrivateKey: authKey(), Issuer: "https://api.test", Audience: "apisec",
 		TTL: 15 * time.Minute, Leeway: 30 * time.Second, Clock: clock.Now, CacheSize: cacheSize,

@@ -17,24 +17,18 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/ulule/limiter/v3"
 
+	"apisec/app/clocktest"
 	"apisec/app/ratelimit"
 	"apisec/app/tokens"
 )
 
-type rlClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *rlClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *rlClock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+type rlClock = clocktest.Clock
 
 // rlLimiters builds limiters on memory stores driven by a fake clock that
 // starts on a whole second.
 func rlLimiters(t *testing.T, rates ratelimit.Rates) (*ratelimit.Limiters, *rlClock) {
 	t.Helper()
-	clk := &rlClock{t: time.Unix(1_750_000_000, 0)}
+	clk := clocktest.New(time.Unix(1_750_000_000, 0))
 	ls, err := ratelimit.NewLimiters(rates, func(string) (limiter.Store, error) {
 		return ratelimit.NewMemoryStore(ratelimit.Clock(clk.Now)), nil
 	}, clk.Now)

@@ -26,6 +26,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"apisec/app"
+	"apisec/app/clocktest"
 	"apisec/app/config"
 	"apisec/app/mail/smtptest"
 	"apisec/app/tokens"
@@ -54,22 +55,7 @@ func TestMain(m *testing.M) {
 }
 
 // clock is a settable clock shared by the app and the test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+type clock = clocktest.Clock
 
 // env is one running API for one test.
 type env struct {
@@ -109,7 +95,7 @@ func newEnv(t testing.TB, vars map[string]string) *env {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	clk := &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	prefix := "t" + randomHex(t, 6) + ":"

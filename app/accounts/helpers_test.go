@@ -14,6 +14,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"apisec/app/clocktest"
 	"apisec/app/errs"
 	"apisec/app/mail"
 	"apisec/app/mail/smtptest"
@@ -40,22 +41,7 @@ var testKey = sync.OnceValue(func() *rsa.PrivateKey {
 })
 
 // testClock is the injected clock; tests move it by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+type testClock = clocktest.Clock
 
 // syncBuffer collects log output written from several goroutines.
 type syncBuffer struct {
@@ -94,7 +80,7 @@ func newEnv(t *testing.T, edit ...func(*Deps)) *env {
 	gdb, _ := dbtest.New(t)
 	e := &env{
 		db:    gdb,
-		clock: &testClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)},
+		clock: clocktest.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)),
 		smtp:  smtptest.Start(t),
 		logs:  &syncBuffer{},
 	}

@@ -10,28 +10,14 @@ import (
 
 	"github.com/ulule/limiter/v3"
 
+	"apisec/app/clocktest"
 	"apisec/db/dbtest"
 )
 
 // fakeClock is a settable clock shared by a store and its test.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type fakeClock = clocktest.Clock
 
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_750_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newFakeClock() *fakeClock { return clocktest.New(time.Unix(1_750_000_000, 0)) }
 
 // subject is one store under the conformance suite, with hooks to look
 // inside it.
