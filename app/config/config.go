@@ -50,7 +50,7 @@ type Config struct {
 	RefreshReuseGrace      time.Duration
 
 	BcryptCost        int
-	BcryptConcurrency int           // bcrypt operations at once
+	BcryptConcurrency int           // bcrypt operations at once; half the CPUs, so a login flood leaves the rest of the API the other half
 	BcryptWait        time.Duration // longest wait for a bcrypt slot before 503
 
 	TrustedProxies []string
@@ -114,7 +114,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		RefreshTokenTTL:        p.duration("REFRESH_TOKEN_TTL", 168*time.Hour),
 		RefreshReuseGrace:      p.duration("REFRESH_REUSE_GRACE", 10*time.Second),
 		BcryptCost:             p.intRange("BCRYPT_COST", 12, 4, 16), // 17+ takes seconds per login
-		BcryptConcurrency:      p.intRange("BCRYPT_CONCURRENCY", runtime.NumCPU(), 1, 1024),
+		BcryptConcurrency:      p.intRange("BCRYPT_CONCURRENCY", max(1, runtime.NumCPU()/2), 1, 1024),
 		BcryptWait:             p.duration("BCRYPT_WAIT", 2*time.Second),
 		TrustedProxies:         p.list("TRUSTED_PROXIES"),
 		BaseURL:                strings.TrimRight(p.str("APP_BASE_URL", "http://localhost:8080"), "/"),
