@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"apisec/app/errs"
+	"apisec/middleware"
 )
 
 // Health serves liveness, readiness, the public status and the JWK Set.
@@ -16,9 +17,13 @@ type Health struct {
 	Log   func(msg string, args ...any)
 }
 
+// statusOK is the constant answer of the liveness and status routes,
+// encoded once: /public/status is the API's hottest route.
+var statusOK = middleware.RawJSON(`{"status":"ok"}`)
+
 // Healthz answers while the process runs.
 func (h *Health) Healthz(*gin.Context) (int, any, error) {
-	return http.StatusOK, gin.H{"status": "ok"}, nil
+	return http.StatusOK, statusOK, nil
 }
 
 // Readyz answers 503 when the database or Redis does not answer.
@@ -32,7 +37,7 @@ func (h *Health) Readyz(c *gin.Context) (int, any, error) {
 
 // Status handles GET /public/status.
 func (h *Health) Status(*gin.Context) (int, any, error) {
-	return http.StatusOK, gin.H{"status": "ok"}, nil
+	return http.StatusOK, statusOK, nil
 }
 
 // JWKSet serves the public keys, pre-rendered; caches may keep them briefly.

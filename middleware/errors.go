@@ -41,16 +41,24 @@ type Handler func(c *gin.Context) (status int, body any, err error)
 func Handle(h Handler) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		status, body, err := h(c)
-		switch {
-		case err != nil:
+		if err != nil {
 			Abort(c, err)
-		case body == nil:
+			return
+		}
+		switch b := body.(type) {
+		case nil:
 			c.Status(status)
+		case RawJSON:
+			c.Data(status, "application/json; charset=utf-8", b)
 		default:
-			c.JSON(status, body)
+			c.JSON(status, b)
 		}
 	}
 }
+
+// RawJSON is a body already encoded, e.g. a constant answer on a hot path;
+// Handle writes it as it is.
+type RawJSON []byte
 
 // logger returns the logger set by the logging middleware, tagged with the
 // request ID. It is built only when something is logged, off the hot path.

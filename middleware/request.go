@@ -85,7 +85,7 @@ func Logger(log *slog.Logger) gin.HandlerFunc {
 			slog.Int("status", status),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("client_ip", c.ClientIP()),
-			slog.Int("bytes", c.Writer.Size()),
+			slog.Int("bytes", max(c.Writer.Size(), 0)), // -1 when nothing was written
 		}
 		if caller, ok := CallerFrom(c); ok {
 			attrs = append(attrs, slog.String("user_id", caller.Subject))
