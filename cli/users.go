@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 
 	"apisec/app"
 	"apisec/app/errs"
@@ -19,12 +22,16 @@ func users(ctx context.Context, args []string, env Env) error {
 	var run func(a *app.Admin) (string, error)
 	switch args[0] {
 	case "create":
-		password := fs.String("password", "", "the initial password")
+		password := fs.String("password", "", "the initial password; - reads it from standard input, out of ps and shell history")
 		role := fs.String("role", "viewer", "viewer, editor or admin")
 		plan := fs.String("plan", "free", "billing plan")
 		verified := fs.Bool("verified", false, "mark the e-mail address verified")
 		run = func(a *app.Admin) (string, error) {
-			u, err := a.Accounts.CreateUser(ctx, *email, *password, *role, *plan, *verified)
+			pw, err := readPassword(*password, env.Stdin)
+			if err != nil {
+				return "", err
+			}
+			u, err := a.Accounts.CreateUser(ctx, *email, pw, *role, *plan, *verified)
 			if err != nil {
 				return "", err
 			}
@@ -62,6 +69,18 @@ func users(ctx context.Context, args []string, env Env) error {
 	}
 	fmt.Fprintln(env.Stdout, msg)
 	return nil
+}
+
+// readPassword returns flag, or the first line of stdin when flag is "-".
+func readPassword(flag string, stdin io.Reader) (string, error) {
+	if flag != "-" {
+		return flag, nil
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, 1024)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from standard input: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }
 
 // cliError maps the services' client errors to exit codes: a bad value is

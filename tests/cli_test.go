@@ -21,10 +21,15 @@ import (
 // environment and returns the exit code, stdout and stderr.
 func runCLI(t *testing.T, ctx context.Context, vars map[string]string, args ...string) (int, string, string) {
 	t.Helper()
+	return runCLIWithStdin(t, ctx, vars, "", args...)
+}
+
+func runCLIWithStdin(t *testing.T, ctx context.Context, vars map[string]string, stdin string, args ...string) (int, string, string) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	code := cli.Run(ctx, args, cli.Env{
 		Getenv: func(k string) string { return vars[k] },
-		Stdin:  strings.NewReader(""),
+		Stdin:  strings.NewReader(stdin),
 		Stdout: &stdout,
 		Stderr: &stderr,
 	})
@@ -236,5 +241,18 @@ func TestProductionRefusesToServeAnUnmigratedDatabase(t *testing.T) {
 	code, _, stderr := runCLI(t, context.Background(), vars, "serve")
 	if code != 1 || !strings.Contains(stderr, "pending migrations") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestUsersCreateReadsThePasswordFromStdinWhenAsked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	vars := cliVars(t)
+	args := []string{"users", "create", "--email", "piped@example.com", "--password", "-", "--verified"}
+	if code, out, stderr := runCLIWithStdin(t, ctx, vars, "Piped-Passw0rd-1\n", args...); code != 0 || !strings.Contains(out, "piped@example.com") {
+		t.Fatalf("create: %d %q %q", code, out, stderr)
+	}
+	if code, _, stderr := runCLIWithStdin(t, ctx, vars, "", "users", "create", "--email", "empty@example.com", "--password", "-"); code != 2 {
+		t.Fatalf("empty stdin: exit %d %q", code, stderr)
 	}
 }
