@@ -2,8 +2,9 @@
 # bench/run.sh — the API's load benchmark, on PostgreSQL and Redis as in
 # production. One command from a fresh clone:
 #
-#   bash bench/run.sh               # 3 rounds + one profiled pass, ~12 minutes
+#   bash bench/run.sh               # 3 rounds + one profiled pass, ~15 minutes
 #   ROUNDS=1 PROFILE=0 bash bench/run.sh   # one quick round
+#   ONLY="S2 S3" ROUNDS=3 PROFILE=0 bash bench/run.sh   # some scenarios
 #
 # It installs wrk (and jq) when missing, starts PostgreSQL and Redis when
 # they are down (as .ci/run does), builds the API and a static Gin ceiling,
@@ -11,7 +12,7 @@
 # own Redis DB index (its keys are deleted at the end), seeds an admin, a
 # viewer and 20 projects, and drives the server with wrk: one thread, 64
 # connections, 3 s of warm-up and 15 s per scenario (logins: 8 connections,
-# 10 s). Results: a table and JSON lines on stdout and in
+# 10 s; refreshes: 16). Results: a table and JSON lines on stdout and in
 # bench/out/results.jsonl; profiles in bench/out/profiles/. bench/README.md
 # explains each scenario and figure.
 #
@@ -36,6 +37,7 @@ REFRESH_CONNS=${REFRESH_CONNS:-16} # S5
 FLOOD_CONNS=${FLOOD_CONNS:-32}    # S6's concurrent logins
 BUDGET_REQUESTS=${BUDGET_REQUESTS:-2000} # S2 requests counted for the round-trip budget
 BENCH_REDIS_DB=${BENCH_REDIS_DB:-11}
+ONLY=${ONLY:-}                    # e.g. "S1 S2 S3": run only these parts (S0…S6, budget, bcrypt)
 PG_HOST=127.0.0.1 PG_PORT=5432 PG_USER=postgres
 REDIS_HOST=127.0.0.1 REDIS_PORT=6379
 # Never refuses, yet every request still makes its limiter round trip. N is
@@ -45,7 +47,7 @@ BENCH_RATE=${BENCH_RATE:-1000000/1s}
 PASSWORD='Bench-Passw0rd-2024'
 ADMIN_EMAIL=admin@bench.example VIEWER_EMAIL=viewer@bench.example
 
-WORK="" DB_NAME="" SERVER_PID="" STATIC_PID="" MONITOR_PID="" FLOOD_PID="" WATCH_PID=""
+WORK="" DB_NAME="" REDIS_PID="" SERVER_PID="" STATIC_PID="" MONITOR_PID="" FLOOD_PID="" WATCH_PID=""
 CLK_TCK=$(getconf CLK_TCK)
 
 say() { printf '· %s\n' "$*" >&2; }
@@ -136,6 +138,7 @@ prepare() {
 		die "Redis DB $BENCH_REDIS_DB already holds rl:* keys; pick another with BENCH_REDIS_DB"
 	fi
 	say "database $DB_NAME, Redis DB $BENCH_REDIS_DB"
+	REDIS_PID=$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" info server | tr -d '\r' | awk -F: '$1 == "process_id" {print $2}')
 
 	"$WORK/apisec" keys generate --dir "$WORK/keys" >/dev/null
 	API_PORT=$(free_port 18080)
@@ -243,13 +246,16 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # measured CONNS SECONDS SCRIPT URL [wrk args…] is wrk_json plus the CPU
 # time the server under test (WATCH_PID) spent per request: a figure that
 # other load on the machine disturbs far less than req/s.
+# The Redis server's CPU per request is shown too; other users of the same
+# Redis server add to it.
 measured() {
-	local t0 t1 json
-	t0=$(cpu_ticks "$WATCH_PID")
+	local t0 t1 r0 r1 json
+	t0=$(cpu_ticks "$WATCH_PID") r0=$(cpu_ticks "$REDIS_PID")
 	json=$(wrk_json "$@")
-	t1=$(cpu_ticks "$WATCH_PID")
-	jq -c --argjson ticks "$((t1 - t0))" --argjson hz "$CLK_TCK" \
-		'. + {server_cpu_us_per_req: (if .requests > 0 then ($ticks / $hz * 1e6 / .requests | round) else null end)}' <<<"$json"
+	t1=$(cpu_ticks "$WATCH_PID") r1=$(cpu_ticks "$REDIS_PID")
+	jq -c --argjson ticks "$((t1 - t0))" --argjson rticks "$((r1 - r0))" --argjson hz "$CLK_TCK" \
+		'def per($t): if .requests > 0 then ($t / $hz * 1e6 / .requests | round) else null end;
+		 . + {server_cpu_us_per_req: per($ticks), redis_cpu_us_per_req: per($rticks)}' <<<"$json"
 }
 
 # record ROUND ID NAME CONNS JSON adds the scenario's fields, prints the JSON
@@ -279,15 +285,8 @@ run_static() { # ROUND
 	stop_static
 }
 
-run_reads() { # ROUND ACCESS_TOKEN
-	scenario "$1" S1 "GET /public/status" "$CONNS" "$DURATION" report.lua "$API/public/status"
-	scenario "$1" S2 "GET /projects" "$CONNS" "$DURATION" report.lua "$API/projects" -H "Authorization: Bearer $2"
-	scenario "$1" S3 "GET /auth/me" "$CONNS" "$DURATION" report.lua "$API/auth/me" -H "Authorization: Bearer $2"
-}
-
 # S4's logins also issue the refresh tokens S5 starts from.
 run_logins() { # ROUND
-	: >"$WORK/tokens"
 	BENCH_EMAIL=$VIEWER_EMAIL BENCH_PASSWORD=$PASSWORD BENCH_TOKENS_OUT=$WORK/tokens \
 		scenario "$1" S4 "POST /auth/login" "$LOGIN_CONNS" "$LOGIN_DURATION" login.lua "$API/auth/login"
 }
@@ -328,31 +327,41 @@ record_peak_rss() { # ROUND
 	record "$1" RSS "server peak RSS during S1–S5" 0 "{\"peak_rss_mb\": $(awk -v k="$kb" 'BEGIN {printf "%.1f", k / 1024}')}"
 }
 
-# bcrypt's own rate at cost 12 with the server's concurrency (GOMAXPROCS
-# goroutines through the Hasher's NumCPU slots), from the package's benchmark.
+# bcrypt's own rate at cost 12 and the server's bcrypt concurrency (the
+# Hasher's admission slots: BCRYPT_CONCURRENCY, by default half the CPUs as
+# app/config sets it), from the package's CompareParallel benchmark run with
+# that many goroutines (-cpu).
 run_bcrypt_bench() { # ROUND
-	local out rate
-	out=$(cd "$ROOT" && go test -run='^$' -bench=CompareParallel -benchtime=3s ./app/passwords/)
-	rate=$(awk '/^BenchmarkCompareParallel/ {for (i = 1; i < NF; i++) if ($(i + 1) == "compares/s") print $i}' <<<"$out")
-	[ -n "$rate" ] || { echo "$out" >&2; die "no compares/s from the bcrypt benchmark"; }
-	record "$1" bcrypt "go test -bench=CompareParallel ./app/passwords (cost 12)" 0 "{\"rps\": $rate}"
+	local out rate n
+	n=$(nproc)
+	n=${BCRYPT_CONCURRENCY:-$((n / 2 > 1 ? n / 2 : 1))}
+	out=$(cd "$ROOT" && go test -run='^$' -bench='^BenchmarkCompareParallel$' -cpu="$n" -benchtime=3s ./app/passwords/)
+	rate=$(awk '$1 ~ /^BenchmarkCompareParallel(-[0-9]+)?$/ {for (i = 1; i < NF; i++) if ($(i + 1) == "ns/op") printf "%.3f", 1e9 / $i}' <<<"$out")
+	[ -n "$rate" ] || { echo "$out" >&2; die "no rate from the bcrypt benchmark"; }
+	record "$1" bcrypt "go test -bench=CompareParallel -cpu=$n ./app/passwords (cost 12)" 0 "{\"rps\": $rate, \"concurrency\": $n}"
 }
+
+# want PART: is PART (S0…S6, budget, bcrypt) among ONLY (default: all)?
+want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 
 run_round() { # ROUND
 	local round=$1 viewer
 	say "round $round: load average $(cut -d' ' -f1-3 /proc/loadavg)"
-	run_static "$round"
+	if want S0; then run_static "$round"; fi
 	start_server
 	WATCH_PID=$SERVER_PID
 	viewer=$(login "$VIEWER_EMAIL" | jq -r .accessToken)
 	reset_peak_rss
-	run_reads "$round" "$viewer"
-	run_logins "$round"
-	run_refresh "$round"
+	if want S1; then scenario "$round" S1 "GET /public/status" "$CONNS" "$DURATION" report.lua "$API/public/status"; fi
+	if want S2; then scenario "$round" S2 "GET /projects" "$CONNS" "$DURATION" report.lua "$API/projects" -H "Authorization: Bearer $viewer"; fi
+	if want S3; then scenario "$round" S3 "GET /auth/me" "$CONNS" "$DURATION" report.lua "$API/auth/me" -H "Authorization: Bearer $viewer"; fi
+	: >"$WORK/tokens"
+	if want S4; then run_logins "$round"; fi
+	if want S5; then run_refresh "$round"; fi
 	record_peak_rss "$round"
-	run_flood "$round" "$viewer"
+	if want S6; then run_flood "$round" "$viewer"; fi
 	stop_server
-	run_bcrypt_bench "$round"
+	if want bcrypt; then run_bcrypt_bench "$round"; fi
 }
 
 # ------------------------------------------------- round-trip budget (S2)
@@ -496,6 +505,7 @@ run_profiles() {
 		wait "$wrk_pid"
 		record profile "$id" "GET $path (profiled)" "$CONNS" "$(cat "$WORK/profiled.json")" >/dev/null
 		go tool pprof -top -nodecount=30 "$WORK/apisec" "$OUT/profiles/$id.cpu.pprof" >"$OUT/profiles/$id.cpu.top.txt" 2>/dev/null
+		go tool pprof -top -cum -nodecount=100000 "$WORK/apisec" "$OUT/profiles/$id.cpu.pprof" >"$OUT/profiles/$id.cpu.cum.txt" 2>/dev/null
 		go tool pprof -top -nodecount=30 -sample_index=alloc_space "$WORK/apisec" "$OUT/profiles/$id.allocs.pprof" >"$OUT/profiles/$id.alloc_space.top.txt" 2>/dev/null
 		go tool pprof -top -nodecount=30 -sample_index=alloc_objects "$WORK/apisec" "$OUT/profiles/$id.allocs.pprof" >"$OUT/profiles/$id.alloc_objects.top.txt" 2>/dev/null
 	done
@@ -504,6 +514,36 @@ run_profiles() {
 }
 
 # --------------------------------------------------------------- summary
+
+# cost_centres prints, for S1–S3, the cumulative share of a few functions
+# that stand for the request's main costs.
+cost_centres() {
+	local centres=(
+		"HTTP: read request|net/http.(*conn).readRequest"
+		"HTTP: write responses to clients|net/http.checkConnErrorWriter.Write"
+		"rate limiter (Redis round trip)|apisec/middleware.limit"
+		"access-token check|apisec/app/tokens.(*Service).Verify"
+		"GORM query, total|gorm.io/gorm.(*processor).Execute"
+		"  GORM reflective scan|gorm.io/gorm.Scan"
+		"  GORM logger Trace|gorm.io/gorm/logger.(*slogLogger).Trace"
+		"  database/sql + pgx|database/sql.(*Stmt).QueryContext"
+		"JSON encoding|encoding/json.Marshal"
+		"socket writes (clients, Redis, PG)|net.(*conn).Write"
+		"socket reads (clients, Redis, PG)|net.(*conn).Read"
+		"allocation (mallocgc)|runtime.mallocgc"
+		"GC background marking|runtime.gcBgMarkWorker"
+	)
+	printf '%-34s %7s %7s %7s\n' "" S1 S2 S3
+	local c label fn id pct row
+	for c in "${centres[@]}"; do
+		label=${c%%|*} fn=${c#*|} row=""
+		for id in S1 S2 S3; do
+			pct=$(awk -v fn="$fn" '$6 == fn {print $5; exit}' "$OUT/profiles/$id.cpu.cum.txt")
+			row+=$(printf ' %7s' "${pct:--}")
+		done
+		printf '%-34s%s\n' "$label" "$row"
+	done
+}
 
 print_summary() {
 	local r=$OUT/results.jsonl
@@ -525,11 +565,8 @@ print_summary() {
 	fi
 	if [ "$PROFILE" = 1 ]; then
 		echo
-		echo "== CPU profiles: top 12 by cumulative-free flat time (full lists in $OUT/profiles/*.top.txt)"
-		for id in S1 S2 S3; do
-			echo "-- $id"
-			sed -n '/flat%/,$p' "$OUT/profiles/$id.cpu.top.txt" | head -13
-		done
+		echo "== where the API's CPU goes (cumulative % of profile samples; full lists in $OUT/profiles/)"
+		cost_centres
 	fi
 	echo
 	echo "JSON lines: $r"
@@ -545,7 +582,7 @@ main() {
 	start_server
 	seed_projects
 	stop_server
-	run_budget
+	if want budget; then run_budget; fi
 	for round in $(seq "$ROUNDS"); do
 		run_round "$round"
 	done

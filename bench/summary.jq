@@ -36,10 +36,10 @@ def pass(c): if c then "ok" else "MISS" end;
     ["S6", "GET /projects + login flood", ">=50% of S2: \(ratio("S6"; "S2"; .rps) | pct)%, p99<=100 ms",
       pass(ratio("S6"; "S2"; .rps) >= 0.5 and med("S6"; .p99_ms) <= 100)],
     ["S6-logins", "the flood's logins", "-", "-"],
-    ["bcrypt", "go test CompareParallel", "-", "-"]
+    ["bcrypt", "go test bcrypt benchmark", "-", "-"]
   ] as $rows
 | ([("scenario" | rpad(10)), ("what" | rpad(28)), ("conns" | lpad(5)), ("req/s" | lpad(9)), ("p50 ms" | lpad(8)),
-    ("p99 ms" | lpad(8)), ("non-2xx" | lpad(8)), ("cpu µs/req" | lpad(10)), ("static" | lpad(8)), ("%static" | lpad(7)), "verdict budget"] | join(" ")),
+    ("p99 ms" | lpad(8)), ("non-2xx" | lpad(8)), ("cpu µs/req" | lpad(10)), ("redis µs" | lpad(8)), ("static" | lpad(8)), ("%static" | lpad(7)), "verdict budget"] | join(" ")),
   ($rows[] as [$id, $what, $budget, $verdict]
     | select((of($id) | length) > 0)
     | [($id | rpad(10)), ($what | rpad(28)),
@@ -49,6 +49,7 @@ def pass(c): if c then "ok" else "MISS" end;
        (med($id; .p99_ms) | num(2) | lpad(8)),
        ([of($id)[] | .non2xx // 0] | add | lpad(8)),
        (med($id; .server_cpu_us_per_req) | num(0) | lpad(10)),
+       (med($id; .redis_cpu_us_per_req) | num(0) | lpad(8)),
        ($static | num(0) | lpad(8)),
        (if ($id | IN("S4", "S6-logins", "bcrypt")) or $static == null then "-" else med($id; .rps) / $static * 100 | num(1) end | lpad(7)),
        ($verdict | rpad(4)), $budget] | join(" ")),

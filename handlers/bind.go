@@ -65,16 +65,16 @@ func jsonKind(goKind string) string {
 
 // user is the public shape of an account: never the hash.
 type user struct {
-	ID            string    `json:"id"`
-	Email         string    `json:"email"`
-	Role          string    `json:"role"`
-	Plan          string    `json:"plan"`
-	EmailVerified bool      `json:"emailVerified"`
-	CreatedAt     time.Time `json:"createdAt"`
+	ID            string `json:"id"`
+	Email         string `json:"email"`
+	Role          string `json:"role"`
+	Plan          string `json:"plan"`
+	EmailVerified bool   `json:"emailVerified"`
+	CreatedAt     string `json:"createdAt"` // RFC 3339, formatted here: time.Time's MarshalJSON re-validates its own output
 }
 
 func userJSON(u *models.User) user {
-	return user{ID: u.ID, Email: u.Email, Role: u.Role, Plan: u.Plan, EmailVerified: u.EmailVerified, CreatedAt: u.CreatedAt}
+	return user{ID: u.ID, Email: u.Email, Role: u.Role, Plan: u.Plan, EmailVerified: u.EmailVerified, CreatedAt: u.CreatedAt.Format(time.RFC3339Nano)}
 }
 
 // caller returns the signed-in user's claims; RequireAuth guarantees them.

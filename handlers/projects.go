@@ -16,15 +16,15 @@ type Projects struct {
 }
 
 type project struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	OwnerID     string    `json:"ownerId"`
-	CreatedAt   time.Time `json:"createdAt"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	OwnerID     string `json:"ownerId"`
+	CreatedAt   string `json:"createdAt"` // RFC 3339, as userJSON
 }
 
 func projectJSON(p *models.Project) project {
-	return project{ID: p.ID, Name: p.Name, Description: p.Description, OwnerID: p.OwnerID, CreatedAt: p.CreatedAt}
+	return project{ID: p.ID, Name: p.Name, Description: p.Description, OwnerID: p.OwnerID, CreatedAt: p.CreatedAt.Format(time.RFC3339Nano)}
 }
 
 // List handles GET /projects.
