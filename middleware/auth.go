@@ -7,6 +7,7 @@ import (
 
 	"apisec/app/errs"
 	"apisec/app/tokens"
+	"apisec/models"
 )
 
 // callerKey is where RequireAuth stores the verified claims; only CallerFrom
@@ -62,7 +63,7 @@ func RequireRole(roles ...string) gin.HandlerFunc {
 		panic("middleware.RequireRole: no roles")
 	}
 	for _, r := range roles {
-		if !tokens.ValidRole(r) {
+		if !models.ValidRole(r) {
 			panic(fmt.Sprintf("middleware.RequireRole: unknown role %q", r))
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"apisec/app/clocktest"
 	"apisec/app/tokens"
 	"apisec/middleware"
+	"apisec/models"
 )
 
 // authKey is generated once per test binary: RSA key generation is slow.
@@ -65,9 +66,9 @@ func newAuthEngine(ts *tokens.Service) *gin.Engine {
 		c.JSON(http.StatusOK, gin.H{"sub": caller.Subject, "role": caller.Role})
 	}
 	r.GET("/me", middleware.RequireAuth(ts), me)
-	r.GET("/editors", middleware.RequireAuth(ts), middleware.RequireRole(tokens.RoleEditor, tokens.RoleAdmin), me)
-	r.GET("/admin", middleware.RequireAuth(ts), middleware.RequireRole(tokens.RoleAdmin), me)
-	r.GET("/unauthenticated-admin", middleware.RequireRole(tokens.RoleAdmin), me)
+	r.GET("/editors", middleware.RequireAuth(ts), middleware.RequireRole(models.RoleEditor, models.RoleAdmin), me)
+	r.GET("/admin", middleware.RequireAuth(ts), middleware.RequireRole(models.RoleAdmin), me)
+	r.GET("/unauthenticated-admin", middleware.RequireRole(models.RoleAdmin), me)
 	return r
 }
 
@@ -94,7 +95,7 @@ func TestRequireAuthAnswersTheContractsThree401s(t *testing.T) {
 	t.Parallel()
 	ts, clock := newAuthService(t, 0)
 	r := newAuthEngine(ts)
-	valid := issue(t, ts, tokens.RoleViewer)
+	valid := issue(t, ts, models.RoleViewer)
 	// Same key, another issuer: the signature verifies, the token must not.
 	foreign, err := tokens.New(tokens.Config{PrivateKey: authKey(), Issuer: "https://evil.test", Audience: "apisec", TTL: time.Minute, Clock: clock.Now})
 	if err != nil {
@@ -114,7 +115,7 @@ func TestRequireAuthAnswersTheContractsThree401s(t *testing.T) {
 		{"b64token that is no JWT", []string{"Bearer abc+def/=="}, "Invalid token"},
 		{"two Authorization headers", []string{"Bearer " + valid, "Bearer " + valid}, "Authentication required"},
 		{"garbage token", []string{"Bearer abc.def.ghi"}, "Invalid token"},
-		{"another issuer", []string{"Bearer " + issue(t, foreign, tokens.RoleAdmin)}, "Invalid token"},
+		{"another issuer", []string{"Bearer " + issue(t, foreign, models.RoleAdmin)}, "Invalid token"},
 	}
 	for _, c := range cases {
 		w := serve(r, "/me", c.headers...)
@@ -138,7 +139,7 @@ func TestRequireRoleAdmitsOnlyListedRoles(t *testing.T) {
 	t.Parallel()
 	ts, _ := newAuthService(t, 0)
 	r := newAuthEngine(ts)
-	viewer, editor, admin := issue(t, ts, tokens.RoleViewer), issue(t, ts, tokens.RoleEditor), issue(t, ts, tokens.RoleAdmin)
+	viewer, editor, admin := issue(t, ts, models.RoleViewer), issue(t, ts, models.RoleEditor), issue(t, ts, models.RoleAdmin)
 	cases := []struct {
 		path, token string
 		status      int
@@ -167,7 +168,7 @@ func TestRequireRoleAdmitsOnlyListedRoles(t *testing.T) {
 func TestRequireRoleWithoutACallerAsksForAuthentication(t *testing.T) {
 	t.Parallel()
 	ts, _ := newAuthService(t, 0)
-	w := serve(newAuthEngine(ts), "/unauthenticated-admin", "Bearer "+issue(t, ts, tokens.RoleAdmin))
+	w := serve(newAuthEngine(ts), "/unauthenticated-admin", "Bearer "+issue(t, ts, models.RoleAdmin))
 	if w.Code != http.StatusUnauthorized || errorMessage(t, w) != "Authentication required" {
 		t.Errorf("%d %s; want 401 Authentication required", w.Code, w.Body)
 	}
@@ -175,7 +176,7 @@ func TestRequireRoleWithoutACallerAsksForAuthentication(t *testing.T) {
 
 func TestRequireRoleRefusesUnknownRolesAtSetup(t *testing.T) {
 	t.Parallel()
-	for _, roles := range [][]string{nil, {"admn"}, {tokens.RoleAdmin, "Admin"}} {
+	for _, roles := range [][]string{nil, {"admn"}, {models.RoleAdmin, "Admin"}} {
 		func() {
 			defer func() {
 				if recover() == nil {
@@ -201,7 +202,7 @@ func TestCallerFromIgnoresValuesOfAnotherType(t *testing.T) {
 
 func FuzzRequireAuthHeader(f *testing.F) {
 	ts, _ := newAuthService(f, 0)
-	valid := issue(f, ts, tokens.RoleAdmin)
+	valid := issue(f, ts, models.RoleAdmin)
 	r := newAuthEngine(ts)
 	for _, seed := range []string{"", "Bearer " + valid, "bearer " + valid, "Bearer  " + valid, "Bearer " + valid + "x", "Basic x", "Bearer a.b.c", "Bearer \xff"} {
 		f.Add(seed)
@@ -236,7 +237,7 @@ func BenchmarkRequireAuth(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			ts, _ := newAuthService(b, bc.size)
 			r := newAuthEngine(ts)
-			header := "Bearer " + issue(b, ts, tokens.RoleAdmin)
+			header := "Bearer " + issue(b, ts, models.RoleAdmin)
 			req := httptest.NewRequest(http.MethodGet, "/admin", nil)
 			req.Header.Set("Authorization", header)
 			b.ReportAllocs()

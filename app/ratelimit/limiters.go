@@ -9,7 +9,7 @@ import (
 
 	"github.com/ulule/limiter/v3"
 
-	"apisec/app/tokens"
+	"apisec/models"
 )
 
 // Rates are the parsed settings; a zero Rate (Limit 0) means off.
@@ -85,7 +85,7 @@ func NewLimiters(rates Rates, newStore StoreFactory, now func() time.Time) (*Lim
 // plan's limiter when the plan is listed (nil if that plan is off), else
 // Authenticated.
 func (l *Limiters) ForUser(role, plan string) *limiter.Limiter {
-	if l == nil || role == tokens.RoleAdmin { // the contract exempts admins
+	if l == nil || role == models.RoleAdmin { // the contract exempts admins
 		return nil
 	}
 	if pl, ok := l.Plans[plan]; ok {

@@ -9,12 +9,13 @@ import (
 	"time"
 
 	"apisec/app/errs"
+	"apisec/models"
 )
 
 func TestVerifiedTokenIsServedFromTheCache(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestService(t, nil)
-	tok := mustIssue(t, s, "u", RoleEditor, "free")
+	tok := mustIssue(t, s, "u", models.RoleEditor, "free")
 	first, err := s.Verify(tok)
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +35,7 @@ func TestVerifiedTokenIsServedFromTheCache(t *testing.T) {
 func TestCachedTokenStillExpires(t *testing.T) {
 	t.Parallel()
 	s, clock := newTestService(t, nil)
-	tok := mustIssue(t, s, "u", RoleEditor, "free")
+	tok := mustIssue(t, s, "u", models.RoleEditor, "free")
 	if _, err := s.Verify(tok); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func TestCachedTokenStillExpires(t *testing.T) {
 func TestCachedTokenIsNotServedBeforeItsIat(t *testing.T) {
 	t.Parallel()
 	s, clock := newTestService(t, nil)
-	tok := mustIssue(t, s, "u", RoleEditor, "free")
+	tok := mustIssue(t, s, "u", models.RoleEditor, "free")
 	if _, err := s.Verify(tok); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestCachedTokenIsNotServedBeforeItsIat(t *testing.T) {
 func TestNoOtherByteStringIsServedForACachedToken(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestService(t, nil)
-	tok := mustIssue(t, s, "u", RoleAdmin, "free")
+	tok := mustIssue(t, s, "u", models.RoleAdmin, "free")
 	if _, err := s.Verify(tok); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,7 @@ func TestDisabledCacheStillVerifies(t *testing.T) {
 	if s.cache != nil {
 		t.Fatal("negative CacheSize did not disable the cache")
 	}
-	tok := mustIssue(t, s, "u", RoleViewer, "free")
+	tok := mustIssue(t, s, "u", models.RoleViewer, "free")
 	for range 2 {
 		if _, err := s.Verify(tok); err != nil {
 			t.Fatal(err)
@@ -143,7 +144,7 @@ func TestConcurrentVerifyThroughASmallCache(t *testing.T) {
 	s, _ := newTestService(t, func(c *Config) { c.CacheSize = 4 })
 	toks := make([]string, 32)
 	for i := range toks {
-		toks[i] = mustIssue(t, s, fmt.Sprint("user-", i), RoleViewer, "free")
+		toks[i] = mustIssue(t, s, fmt.Sprint("user-", i), models.RoleViewer, "free")
 	}
 	var wg sync.WaitGroup
 	for g := range 8 {

@@ -17,19 +17,3 @@ type Claims struct {
 
 // HasRole reports whether the caller's role is one of roles.
 func (c Claims) HasRole(roles ...string) bool { return slices.Contains(roles, c.Role) }
-
-// The roles a token may carry.
-const (
-	RoleViewer = "viewer"
-	RoleEditor = "editor"
-	RoleAdmin  = "admin"
-)
-
-// ValidRole reports whether r is one of the contract's roles.
-func ValidRole(r string) bool {
-	switch r {
-	case RoleViewer, RoleEditor, RoleAdmin:
-		return true
-	}
-	return false
-}

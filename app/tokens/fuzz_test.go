@@ -4,6 +4,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"apisec/models"
 )
 
 func FuzzParseBearer(f *testing.F) {
@@ -37,7 +39,7 @@ var fuzzTarget = sync.OnceValues(func() (*Service, string) {
 	if err != nil {
 		panic(err)
 	}
-	tok, _, err := s.Issue("user-1", RoleAdmin, "paid")
+	tok, _, err := s.Issue("user-1", models.RoleAdmin, "paid")
 	if err != nil {
 		panic(err)
 	}

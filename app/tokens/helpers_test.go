@@ -10,6 +10,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"apisec/app/clocktest"
+	"apisec/models"
 )
 
 const (
@@ -77,7 +78,7 @@ func mustIssue(tb testing.TB, s *Service, sub, role, plan string) string {
 func validClaims(now time.Time) jwt.MapClaims {
 	return jwt.MapClaims{
 		"sub":  "user-1",
-		"role": RoleEditor,
+		"role": models.RoleEditor,
 		"plan": "free",
 		"iss":  testIssuer,
 		"aud":  testAudience,

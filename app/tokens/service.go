@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"apisec/app/errs"
+	"apisec/models"
 )
 
 // DefaultCacheSize is the number of verified tokens kept when Config.CacheSize is 0.
@@ -130,7 +131,7 @@ var errBadClaims = errors.New("token lacks sub, role, plan, jti or iat, or has a
 
 // Validate is called by the jwt parser after the standard claims checks.
 func (c *accessClaims) Validate() error {
-	if c.Subject == "" || c.Plan == "" || c.ID == "" || c.IssuedAt == nil || !ValidRole(c.Role) {
+	if c.Subject == "" || c.Plan == "" || c.ID == "" || c.IssuedAt == nil || !models.ValidRole(c.Role) {
 		return errBadClaims
 	}
 	return nil
@@ -138,7 +139,7 @@ func (c *accessClaims) Validate() error {
 
 // Issue signs an access token for sub, valid for the configured TTL.
 func (s *Service) Issue(sub, role, plan string) (token string, expiresAt time.Time, err error) {
-	if sub == "" || plan == "" || !ValidRole(role) {
+	if sub == "" || plan == "" || !models.ValidRole(role) {
 		return "", time.Time{}, fmt.Errorf("issue token: invalid claims (sub %q, role %q, plan %q)", sub, role, plan)
 	}
 	var id [16]byte

@@ -14,12 +14,13 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"apisec/app/errs"
+	"apisec/models"
 )
 
 func TestIssuedTokenVerifiesWithItsClaims(t *testing.T) {
 	t.Parallel()
 	s, clock := newTestService(t, nil)
-	tok, exp, err := s.Issue("user-42", RoleAdmin, "paid")
+	tok, exp, err := s.Issue("user-42", models.RoleAdmin, "paid")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +29,7 @@ func TestIssuedTokenVerifiesWithItsClaims(t *testing.T) {
 		t.Fatalf("Verify: %v", err)
 	}
 	now := clock.Now()
-	if c.Subject != "user-42" || c.Role != RoleAdmin || c.Plan != "paid" || c.ID == "" {
+	if c.Subject != "user-42" || c.Role != models.RoleAdmin || c.Plan != "paid" || c.ID == "" {
 		t.Errorf("claims = %+v", c)
 	}
 	if !c.IssuedAt.Equal(now) || !c.ExpiresAt.Equal(now.Add(testTTL)) || !exp.Equal(c.ExpiresAt) {
@@ -39,7 +40,7 @@ func TestIssuedTokenVerifiesWithItsClaims(t *testing.T) {
 func TestIssuedTokenCarriesTheContractsHeaderAndClaims(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestService(t, nil)
-	tok := mustIssue(t, s, "u", RoleViewer, "free")
+	tok := mustIssue(t, s, "u", models.RoleViewer, "free")
 	parts := strings.Split(tok, ".")
 	var header map[string]any
 	var payload map[string]any
@@ -57,7 +58,7 @@ func TestIssuedTokenCarriesTheContractsHeaderAndClaims(t *testing.T) {
 	if raw, err := b64.DecodeString(jti); err != nil || len(raw) != 16 {
 		t.Errorf("jti %q is not 16 random bytes in base64url", jti)
 	}
-	if other := mustIssue(t, s, "u", RoleViewer, "free"); other == tok {
+	if other := mustIssue(t, s, "u", models.RoleViewer, "free"); other == tok {
 		t.Error("two tokens issued in the same second are identical; jti is not random")
 	}
 }
@@ -65,7 +66,7 @@ func TestIssuedTokenCarriesTheContractsHeaderAndClaims(t *testing.T) {
 func TestIssueRefusesClaimsVerifyWouldReject(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestService(t, nil)
-	for _, c := range [][3]string{{"", RoleViewer, "free"}, {"u", "root", "free"}, {"u", RoleViewer, ""}} {
+	for _, c := range [][3]string{{"", models.RoleViewer, "free"}, {"u", "root", "free"}, {"u", models.RoleViewer, ""}} {
 		if _, _, err := s.Issue(c[0], c[1], c[2]); err == nil {
 			t.Errorf("Issue%q succeeded", c)
 		}
@@ -80,7 +81,7 @@ func TestAccessTokenExpiresAfterTTLPlusLeeway(t *testing.T) {
 	for _, cacheSize := range []int{-1, 0} {
 		s, clock := newTestService(t, func(c *Config) { c.CacheSize = cacheSize })
 		start := clock.Now()
-		tok, exp, err := s.Issue("u", RoleViewer, "free")
+		tok, exp, err := s.Issue("u", models.RoleViewer, "free")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +112,7 @@ func TestIssueTruncatesToWholeSecondsSoExpiryMatchesTheClaim(t *testing.T) {
 	t.Parallel()
 	s, clock := newTestService(t, nil)
 	clock.Advance(700 * time.Millisecond)
-	tok, exp, err := s.Issue("u", RoleViewer, "free")
+	tok, exp, err := s.Issue("u", models.RoleViewer, "free")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestVerifyRejectsForgedAndMalformedTokens(t *testing.T) {
 	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
 	good := sign(t, jwt.SigningMethodRS256, testKey(), kid, validClaims(now))
 	parts := strings.Split(good, ".")
-	forgedPayload, _ := json.Marshal(with(func(c jwt.MapClaims) { c["role"] = RoleAdmin }))
+	forgedPayload, _ := json.Marshal(with(func(c jwt.MapClaims) { c["role"] = models.RoleAdmin }))
 
 	cases := map[string]string{
 		"alg none":                          sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, kid, validClaims(now)),
@@ -156,7 +157,7 @@ func TestVerifyRejectsForgedAndMalformedTokens(t *testing.T) {
 		"no kid":                            sign(t, jwt.SigningMethodRS256, testKey(), "", validClaims(now)),
 		"unknown kid":                       sign(t, jwt.SigningMethodRS256, testKey(), "not-a-kid", validClaims(now)),
 		"tampered payload":                  parts[0] + "." + b64.EncodeToString(forgedPayload) + "." + parts[2],
-		"signature of another token":        parts[0] + "." + parts[1] + "." + strings.Split(mustIssue(t, s, "u", RoleViewer, "free"), ".")[2],
+		"signature of another token":        parts[0] + "." + parts[1] + "." + strings.Split(mustIssue(t, s, "u", models.RoleViewer, "free"), ".")[2],
 		"no signature":                      parts[0] + "." + parts[1] + ".",
 		"padded signature":                  good + "==",
 		"four segments":                     good + ".e30",
@@ -172,7 +173,7 @@ func TestVerifyRejectsForgedAndMalformedTokens(t *testing.T) {
 		"no sub":                            sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { delete(c, "sub") })),
 		"no role":                           sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { delete(c, "role") })),
 		"unknown role":                      sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["role"] = "superuser" })),
-		"role of another type":              sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["role"] = []string{RoleAdmin} })),
+		"role of another type":              sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["role"] = []string{models.RoleAdmin} })),
 		"no plan":                           sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { delete(c, "plan") })),
 		"no jti":                            sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { delete(c, "jti") })),
 		"expired and wrong iss":             sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Hour).Unix(); c["iss"] = "x" })),
@@ -222,7 +223,7 @@ func TestPreviousKeyVerifiesOnlyWhileConfigured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oldTok := mustIssue(t, old, "u", RoleViewer, "free")
+	oldTok := mustIssue(t, old, "u", models.RoleViewer, "free")
 
 	rotated, _ := newTestService(t, func(c *Config) {
 		c.Clock = clock.Now
