@@ -151,20 +151,22 @@ func (c *Config) check() error {
 		return fmt.Errorf("BCRYPT_COST must be at least 10 outside APP_ENV=test, not %d", c.BcryptCost)
 	}
 	for _, p := range c.TrustedProxies {
-		if pfx, err := netip.ParsePrefix(p); err == nil && pfx.Bits() == 0 {
+		pfx, err := netip.ParsePrefix(p)
+		switch {
+		case err == nil && pfx.Bits() == 0:
 			return fmt.Errorf("TRUSTED_PROXIES: %q would let any client choose its IP", p)
-		}
-		if _, err := netip.ParsePrefix(p); err != nil {
+		case err != nil:
 			if _, err := netip.ParseAddr(p); err != nil {
 				return fmt.Errorf("TRUSTED_PROXIES: %q is neither a CIDR nor an IP address", p)
 			}
 		}
 	}
-	for name, d := range map[string]time.Duration{
-		"ACCESS_TOKEN_TTL": c.AccessTokenTTL, "REFRESH_TOKEN_TTL": c.RefreshTokenTTL, "BCRYPT_WAIT": c.BcryptWait,
-	} {
-		if d <= 0 {
-			return fmt.Errorf("%s must be a positive duration", name)
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{{"ACCESS_TOKEN_TTL", c.AccessTokenTTL}, {"REFRESH_TOKEN_TTL", c.RefreshTokenTTL}, {"BCRYPT_WAIT", c.BcryptWait}} {
+		if d.value <= 0 {
+			return fmt.Errorf("%s must be a positive duration", d.name)
 		}
 	}
 	if c.RefreshReuseGrace < 0 || c.RefreshReuseGrace > time.Minute {

@@ -58,6 +58,18 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 	}
 }
 
+func TestCatchAllTrustedProxiesAreRefused(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"0.0.0.0/0", "10.0.0.1,::/0"} {
+		if _, err := Load(env(map[string]string{"TRUSTED_PROXIES": v})); err == nil || !strings.Contains(err.Error(), "any client") {
+			t.Errorf("%s: %v", v, err)
+		}
+	}
+	if _, err := Load(env(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1"})); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestLowBcryptCostIsAllowedOnlyInTests(t *testing.T) {
 	t.Parallel()
 	c, err := Load(env(map[string]string{"APP_ENV": "test", "BCRYPT_COST": "4"}))
