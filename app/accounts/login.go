@@ -51,7 +51,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 	}
 	rehash := s.rehash(ctx, u, password)
 
-	refresh, refreshHash, err := tokens.NewRefreshToken()
+	refresh, refreshHash, err := tokens.NewOpaqueToken()
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("login: %w", err)
 	}
@@ -123,11 +123,11 @@ func (s *Service) expiresIn() int64 { return int64(s.tokens.TTL() / time.Second)
 // revoked or expired) still names its family and ends it again, quietly:
 // logging out twice is not an error.
 func (s *Service) Logout(ctx context.Context, refreshToken string) error {
-	if !tokens.ValidRefreshFormat(refreshToken) {
+	if !tokens.ValidOpaqueToken(refreshToken) {
 		return errs.ErrInvalidRefreshToken
 	}
 	err := s.tx(ctx, func(tx *gorm.DB) error {
-		t, err := models.RefreshTokenByHash(tx, tokens.HashRefreshToken(refreshToken))
+		t, err := models.RefreshTokenByHash(tx, tokens.HashOpaqueToken(refreshToken))
 		if err != nil {
 			return err
 		}

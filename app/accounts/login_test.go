@@ -22,14 +22,14 @@ func TestLoginIssuesAPairAndRecordsTheLogin(t *testing.T) {
 	if c.Subject != u.ID || c.Role != models.RoleViewer || c.Plan != models.DefaultPlan {
 		t.Fatalf("claims = %+v", c)
 	}
-	if !tokens.ValidRefreshFormat(p.RefreshToken) || p.ExpiresIn != 15*60 {
+	if !tokens.ValidOpaqueToken(p.RefreshToken) || p.ExpiresIn != 15*60 {
 		t.Fatalf("pair = %+v", p)
 	}
 	var rt models.RefreshToken
 	if err := e.db.Where("user_id = ?", u.ID).Take(&rt).Error; err != nil {
 		t.Fatal(err)
 	}
-	if rt.TokenHash != tokens.HashRefreshToken(p.RefreshToken) || !rt.ExpiresAt.Equal(e.clock.Now().Add(testRefreshTTL)) {
+	if rt.TokenHash != tokens.HashOpaqueToken(p.RefreshToken) || !rt.ExpiresAt.Equal(e.clock.Now().Add(testRefreshTTL)) {
 		t.Fatalf("stored refresh token = %+v", rt)
 	}
 	if n := e.count(t, "login_events", "user_id = ?", u.ID); n != 1 {

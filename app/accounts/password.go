@@ -10,6 +10,7 @@ import (
 	"apisec/app/errs"
 	"apisec/app/mail"
 	"apisec/app/passwords"
+	"apisec/app/tokens"
 	"apisec/models"
 )
 
@@ -63,10 +64,10 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 	if err := passwords.Validate(newPassword); err != nil {
 		return err
 	}
-	if !validTokenFormat(token) {
+	if !tokens.ValidOpaqueToken(token) {
 		return errs.ErrInvalidResetToken
 	}
-	tokenHash := hashToken(token)
+	tokenHash := tokens.HashOpaqueToken(token)
 	t, err := models.FindUsableAccountToken(s.db.WithContext(ctx), models.PurposeResetPassword, tokenHash, s.now())
 	switch {
 	case errors.Is(err, models.ErrNotFound):

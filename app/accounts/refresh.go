@@ -41,11 +41,11 @@ import (
 // revocation of the same user's sessions never interleave. The access token
 // carries the role and plan read under that lock.
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, error) {
-	if !tokens.ValidRefreshFormat(refreshToken) {
+	if !tokens.ValidOpaqueToken(refreshToken) {
 		return TokenPair{}, errs.ErrInvalidRefreshToken
 	}
 	now := s.now()
-	hash := tokens.HashRefreshToken(refreshToken)
+	hash := tokens.HashOpaqueToken(refreshToken)
 	successor := s.successors.Successor(refreshToken)
 	var (
 		user    *models.User
@@ -74,7 +74,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 		if spent {
 			if err := models.CreateRefreshToken(tx, &models.RefreshToken{
 				ID: models.NewID(), UserID: t.UserID, FamilyID: t.FamilyID,
-				TokenHash: tokens.HashRefreshToken(successor),
+				TokenHash: tokens.HashOpaqueToken(successor),
 				ExpiresAt: now.Add(s.refreshTTL), CreatedAt: now,
 			}); err != nil {
 				return err
@@ -122,7 +122,7 @@ func (s *Service) isRetry(tx *gorm.DB, hash, successor string, now time.Time) (b
 	if t.RevokedAt != nil || t.ReplacedAt == nil || s.reuseGrace <= 0 || now.Sub(*t.ReplacedAt) > s.reuseGrace {
 		return false, nil
 	}
-	next, err := models.RefreshTokenByHash(tx, tokens.HashRefreshToken(successor))
+	next, err := models.RefreshTokenByHash(tx, tokens.HashOpaqueToken(successor))
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		// Spent within the window, yet its successor is not there: it was

@@ -20,7 +20,7 @@ func (e *env) session(t *testing.T, email string) (*models.User, TokenPair) {
 
 func (e *env) familyOf(t *testing.T, refreshToken string) string {
 	t.Helper()
-	rt, err := models.RefreshTokenByHash(e.db, tokens.HashRefreshToken(refreshToken))
+	rt, err := models.RefreshTokenByHash(e.db, tokens.HashOpaqueToken(refreshToken))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestRefreshRotatesAndSpendsTheOldToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if next.RefreshToken == p.RefreshToken || !tokens.ValidRefreshFormat(next.RefreshToken) || next.ExpiresIn != 15*60 {
+	if next.RefreshToken == p.RefreshToken || !tokens.ValidOpaqueToken(next.RefreshToken) || next.ExpiresIn != 15*60 {
 		t.Fatalf("pair = %+v", next)
 	}
 	if c, err := e.tokens.Verify(next.AccessToken); err != nil || c.Subject != u.ID {
@@ -47,7 +47,7 @@ func TestRefreshRotatesAndSpendsTheOldToken(t *testing.T) {
 	if e.familyOf(t, next.RefreshToken) != e.familyOf(t, p.RefreshToken) {
 		t.Fatal("the successor is in another family")
 	}
-	old, err := models.RefreshTokenByHash(e.db, tokens.HashRefreshToken(p.RefreshToken))
+	old, err := models.RefreshTokenByHash(e.db, tokens.HashOpaqueToken(p.RefreshToken))
 	if err != nil || old.ReplacedAt == nil || !old.ReplacedAt.Equal(e.clock.Now()) {
 		t.Fatalf("old token = %+v, %v; want replaced now", old, err)
 	}

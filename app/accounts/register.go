@@ -11,6 +11,7 @@ import (
 	"apisec/app/errs"
 	"apisec/app/mail"
 	"apisec/app/passwords"
+	"apisec/app/tokens"
 	"apisec/models"
 )
 
@@ -32,7 +33,7 @@ func (s *Service) Register(ctx context.Context, email, password string) (*models
 	if err != nil {
 		return nil, "", fmt.Errorf("register: %w", err)
 	}
-	token, tokenHash, err := newAccountToken()
+	token, tokenHash, err := tokens.NewOpaqueToken()
 	if err != nil {
 		return nil, "", err
 	}
@@ -71,12 +72,12 @@ func (s *Service) Register(ctx context.Context, email, password string) (*models
 // two concurrent uses of one token exactly one succeeds (the conditional
 // UPDATE in models.ConsumeAccountToken).
 func (s *Service) Verify(ctx context.Context, token string) error {
-	if !validTokenFormat(token) {
+	if !tokens.ValidOpaqueToken(token) {
 		return errs.ErrInvalidVerification
 	}
 	now := s.now()
 	err := s.tx(ctx, func(tx *gorm.DB) error {
-		t, err := models.ConsumeAccountToken(tx, models.PurposeVerifyEmail, hashToken(token), now)
+		t, err := models.ConsumeAccountToken(tx, models.PurposeVerifyEmail, tokens.HashOpaqueToken(token), now)
 		if err != nil {
 			return err
 		}
@@ -121,7 +122,7 @@ func (s *Service) mailAccountToken(ctx context.Context, email, purpose string, t
 	if err != nil {
 		return "", err
 	}
-	token, tokenHash, err := newAccountToken()
+	token, tokenHash, err := tokens.NewOpaqueToken()
 	if err != nil {
 		return "", err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"apisec/app/errs"
 	"apisec/app/passwords"
+	"apisec/app/tokens"
 	"apisec/models"
 )
 
@@ -22,7 +23,7 @@ func TestRegisterCreatesAnUnverifiedViewerAndMailsTheLink(t *testing.T) {
 	if u.Email != "alice@example.com" || u.Role != models.RoleViewer || u.Plan != models.DefaultPlan || u.EmailVerified {
 		t.Fatalf("user = %+v", u)
 	}
-	if !validTokenFormat(token) {
+	if !tokens.ValidOpaqueToken(token) {
 		t.Fatalf("verification token %q is not 64 hex characters", token)
 	}
 	mailed := e.waitMail(t, "alice@example.com", testBaseURL+"/auth/verify?token=")
@@ -34,7 +35,7 @@ func TestRegisterCreatesAnUnverifiedViewerAndMailsTheLink(t *testing.T) {
 	if err := e.db.Where("user_id = ?", u.ID).Take(&at).Error; err != nil {
 		t.Fatal(err)
 	}
-	if at.TokenHash != hashToken(token) || at.Purpose != models.PurposeVerifyEmail || strings.Contains(at.TokenHash, token) {
+	if at.TokenHash != tokens.HashOpaqueToken(token) || at.Purpose != models.PurposeVerifyEmail || strings.Contains(at.TokenHash, token) {
 		t.Fatalf("stored token = %+v", at)
 	}
 	if want := e.clock.Now().Add(24 * time.Hour); !at.ExpiresAt.Equal(want) {

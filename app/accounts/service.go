@@ -7,10 +7,6 @@ package accounts
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -180,40 +176,6 @@ func (s *Service) sendLater(ctx context.Context, kind, userID string, m mail.Mes
 		defer s.mailWG.Done()
 		send()
 	}()
-}
-
-// accountTokenLen is the length of a mailed token: 32 random bytes in hex.
-const accountTokenLen = 64
-
-// newAccountToken returns a fresh mailed token and the hash it is stored under.
-func newAccountToken() (token, hash string, err error) {
-	var b [accountTokenLen / 2]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", "", fmt.Errorf("new account token: %w", err)
-	}
-	token = hex.EncodeToString(b[:])
-	return token, hashToken(token), nil
-}
-
-// hashToken is the hex SHA-256 under which a mailed token is stored; a fast
-// hash suffices for 256 random bits.
-func hashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
-
-// validTokenFormat reports whether token could be one newAccountToken made,
-// so malformed input is refused without a query.
-func validTokenFormat(token string) bool {
-	if len(token) != accountTokenLen {
-		return false
-	}
-	for i := range len(token) {
-		if c := token[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // exposed returns token when the service may hand tokens to the caller.

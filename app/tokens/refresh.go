@@ -13,31 +13,32 @@ import (
 	"fmt"
 )
 
-// RefreshTokenLen is the length of a refresh token: 32 random bytes in hex.
-const RefreshTokenLen = 64
+// OpaqueTokenLen is the length of the opaque tokens (refresh tokens and the
+// verification and reset tokens mailed to users): 32 random bytes in hex.
+const OpaqueTokenLen = 64
 
-// NewRefreshToken returns a fresh opaque refresh token and the hash under
-// which it is stored; the token itself is never stored.
-func NewRefreshToken() (token, hash string, err error) {
-	var b [RefreshTokenLen / 2]byte
+// NewOpaqueToken returns a fresh opaque token and the hash under which it is
+// stored; the token itself is never stored.
+func NewOpaqueToken() (token, hash string, err error) {
+	var b [OpaqueTokenLen / 2]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return "", "", fmt.Errorf("new refresh token: %w", err)
+		return "", "", fmt.Errorf("new opaque token: %w", err)
 	}
 	token = hex.EncodeToString(b[:])
-	return token, HashRefreshToken(token), nil
+	return token, HashOpaqueToken(token), nil
 }
 
-// HashRefreshToken returns the hex SHA-256 of token, the form it is stored
+// HashOpaqueToken returns the hex SHA-256 of token, the form it is stored
 // and looked up in. A fast hash suffices: the token has 256 bits of entropy.
-func HashRefreshToken(token string) string {
+func HashOpaqueToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
 }
 
-// ValidRefreshFormat reports whether token is exactly 64 lowercase hex
+// ValidOpaqueToken reports whether token is exactly 64 lowercase hex
 // characters, so malformed input is refused before any lookup.
-func ValidRefreshFormat(token string) bool {
-	if len(token) != RefreshTokenLen {
+func ValidOpaqueToken(token string) bool {
+	if len(token) != OpaqueTokenLen {
 		return false
 	}
 	for i := range len(token) {
@@ -92,5 +93,5 @@ func (k *SuccessorKey) Successor(token string) string {
 // IsSuccessor reports, in constant time, whether successorHash is the stored
 // hash of token's successor.
 func (k *SuccessorKey) IsSuccessor(token, successorHash string) bool {
-	return subtle.ConstantTimeCompare([]byte(HashRefreshToken(k.Successor(token))), []byte(successorHash)) == 1
+	return subtle.ConstantTimeCompare([]byte(HashOpaqueToken(k.Successor(token))), []byte(successorHash)) == 1
 }

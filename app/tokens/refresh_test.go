@@ -5,19 +5,19 @@ import (
 	"testing"
 )
 
-func TestNewRefreshTokenIsRandomHexStoredByItsHash(t *testing.T) {
+func TestNewOpaqueTokenIsRandomHexStoredByItsHash(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
 	for range 100 {
-		tok, hash, err := NewRefreshToken()
+		tok, hash, err := NewOpaqueToken()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !ValidRefreshFormat(tok) || !ValidRefreshFormat(hash) {
+		if !ValidOpaqueToken(tok) || !ValidOpaqueToken(hash) {
 			t.Fatalf("token %q or hash %q is not 64 lowercase hex", tok, hash)
 		}
-		if hash != HashRefreshToken(tok) || hash == tok {
-			t.Fatal("hash is not HashRefreshToken(token)")
+		if hash != HashOpaqueToken(tok) || hash == tok {
+			t.Fatal("hash is not HashOpaqueToken(token)")
 		}
 		if seen[tok] {
 			t.Fatal("duplicate refresh token")
@@ -26,14 +26,14 @@ func TestNewRefreshTokenIsRandomHexStoredByItsHash(t *testing.T) {
 	}
 }
 
-func TestHashRefreshTokenIsHexSHA256(t *testing.T) {
+func TestHashOpaqueTokenIsHexSHA256(t *testing.T) {
 	t.Parallel()
-	if got, want := HashRefreshToken("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"; got != want {
-		t.Errorf("HashRefreshToken(abc) = %s; want %s", got, want)
+	if got, want := HashOpaqueToken("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"; got != want {
+		t.Errorf("HashOpaqueToken(abc) = %s; want %s", got, want)
 	}
 }
 
-func TestValidRefreshFormat(t *testing.T) {
+func TestValidOpaqueToken(t *testing.T) {
 	t.Parallel()
 	valid := strings.Repeat("0123456789abcdef", 4)
 	for tok, want := range map[string]bool{
@@ -47,8 +47,8 @@ func TestValidRefreshFormat(t *testing.T) {
 		strings.Repeat("é", 32):              false,
 		strings.Repeat("0", 62) + "\x00\x00": false,
 	} {
-		if got := ValidRefreshFormat(tok); got != want {
-			t.Errorf("ValidRefreshFormat(%q) = %v; want %v", tok, got, want)
+		if got := ValidOpaqueToken(tok); got != want {
+			t.Errorf("ValidOpaqueToken(%q) = %v; want %v", tok, got, want)
 		}
 	}
 }
@@ -61,12 +61,12 @@ func TestSuccessorIsDeterministicPerKeyAndToken(t *testing.T) {
 	}
 	again, _ := NewSuccessorKey(testKey())
 	other, _ := NewSuccessorKey(oldKey())
-	tok, _, _ := NewRefreshToken()
-	tok2, _, _ := NewRefreshToken()
+	tok, _, _ := NewOpaqueToken()
+	tok2, _, _ := NewOpaqueToken()
 
 	s := k.Successor(tok)
 	switch {
-	case !ValidRefreshFormat(s):
+	case !ValidOpaqueToken(s):
 		t.Errorf("successor %q is not a refresh token", s)
 	case s != again.Successor(tok):
 		t.Error("same key and token gave another successor")
@@ -74,13 +74,13 @@ func TestSuccessorIsDeterministicPerKeyAndToken(t *testing.T) {
 		t.Error("successor does not depend on the token")
 	case s == other.Successor(tok):
 		t.Error("successor does not depend on the key")
-	case s == HashRefreshToken(tok):
+	case s == HashOpaqueToken(tok):
 		t.Error("successor is the token's public hash")
 	}
-	if !k.IsSuccessor(tok, HashRefreshToken(s)) {
+	if !k.IsSuccessor(tok, HashOpaqueToken(s)) {
 		t.Error("IsSuccessor rejects the successor's hash")
 	}
-	if k.IsSuccessor(tok2, HashRefreshToken(s)) || k.IsSuccessor(tok, s) || k.IsSuccessor(tok, "") {
+	if k.IsSuccessor(tok2, HashOpaqueToken(s)) || k.IsSuccessor(tok, s) || k.IsSuccessor(tok, "") {
 		t.Error("IsSuccessor accepts a wrong pair")
 	}
 	if _, err := NewSuccessorKey(nil); err == nil {
