@@ -58,9 +58,9 @@ func LimitUser(ls *ratelimit.Limiters) gin.HandlerFunc {
 		if l == nil {
 			return
 		}
-		name := "authenticated"
+		name := "authenticated" // names only the log line of a store failure
 		if l != ls.Authenticated {
-			name = "plan:" + caller.Plan
+			name = "plan"
 		}
 		limit(c, ls, l, name, caller.Subject, false, tooManyRequests)
 	}
