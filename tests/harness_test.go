@@ -103,12 +103,10 @@ func newEnv(t testing.TB, vars map[string]string) *env {
 	if err != nil {
 		t.Fatalf("app: %v", err)
 	}
-	t.Cleanup(func() {
-		if a.Redis != nil {
-			cleanRedis(t, a, "rl:"+prefix+"*")
-		}
-		a.Close()
-	})
+	t.Cleanup(func() { a.Close() })
+	if a.Redis != nil {
+		dbtest.DeleteKeys(t, a.Redis, "rl:"+prefix+"*") // runs before Close: cleanups are LIFO
+	}
 	handler, err := routes.New(a)
 	if err != nil {
 		t.Fatal(err)
@@ -116,17 +114,6 @@ func newEnv(t testing.TB, vars map[string]string) *env {
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	return &env{t: t, App: a, URL: srv.URL, Clock: clk, Mail: mailSrv, Log: &logs.Buffer}
-}
-
-func cleanRedis(t testing.TB, a *app.App, pattern string) {
-	ctx := context.Background()
-	iter := a.Redis.Scan(ctx, 0, pattern, 1000).Iterator()
-	for iter.Next(ctx) {
-		a.Redis.Del(ctx, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		t.Errorf("clean Redis: %v", err)
-	}
 }
 
 type syncBuffer struct {
