@@ -65,6 +65,8 @@ func TestLoginRefusesWrongCredentialsAlike(t *testing.T) {
 		{"password in another case", "known@example.com", strings.ToUpper(goodPassword), 401, "Invalid email or password"},
 		{"unknown e-mail", "stranger@example.com", goodPassword, 401, "Invalid email or password"},
 		{"unknown e-mail that is not an address", "stranger", goodPassword, 401, "Invalid email or password"},
+		{"e-mail with a NUL byte (PostgreSQL refuses it in a query)", "known\x00@example.com", goodPassword, 401, "Invalid email or password"},
+		{"known e-mail in another case with spaces", " KNOWN@example.com ", "Wrong-Horse-42", 401, "Invalid email or password"},
 		{"unverified with a wrong password", "unverified@example.com", "Wrong-Horse-42", 401, "Invalid email or password"},
 		{"unverified with the right password", "unverified@example.com", goodPassword, 403, "Email not verified"},
 	}

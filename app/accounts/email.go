@@ -72,10 +72,6 @@ func normalizeEmail(raw string) (string, error) {
 	return strings.ToLower(email), nil
 }
 
-// lookupEmail is the form a login compares: no rules, since a login only
-// ever answers "Invalid email or password", just trimmed and lower-case.
-func lookupEmail(raw string) string { return strings.ToLower(strings.TrimSpace(raw)) }
-
 // checkRole refuses anything but the three roles.
 func checkRole(role string) error {
 	if !models.ValidRole(role) {

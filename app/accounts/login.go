@@ -18,19 +18,26 @@ import (
 // Login checks an e-mail and password and starts a session: a new refresh
 // family and an access token carrying the user's role and plan.
 //
-// An unknown address costs a dummy bcrypt comparison, so it takes as long
-// as a wrong password and gets the same ErrInvalidCredentials. "Email not
-// verified" is only said once the password matched. The hasher's
+// An unknown or malformed address costs a dummy bcrypt comparison, so it
+// takes as long as a wrong password and gets the same ErrInvalidCredentials.
+// "Email not verified" is only said once the password matched. The hasher's
 // ErrUnavailable (too many bcrypt calls waiting) is passed on, wrapped.
 func (s *Service) Login(ctx context.Context, email, password string) (TokenPair, error) {
-	email = lookupEmail(email)
+	email, err := normalizeEmail(email)
 	switch {
-	case email == "":
+	case errors.Is(err, ErrEmailRequired):
 		return TokenPair{}, ErrEmailRequired
 	case password == "":
 		return TokenPair{}, passwords.ErrRequired
 	}
-	u, err := models.UserByEmail(s.db.WithContext(ctx), email)
+	var u *models.User
+	if err == nil {
+		u, err = models.UserByEmail(s.db.WithContext(ctx), email)
+	} else {
+		// No account has a malformed address, and some (a NUL byte) would
+		// make PostgreSQL refuse the query: answer as for an unknown one.
+		err = models.ErrNotFound
+	}
 	if errors.Is(err, models.ErrNotFound) {
 		if _, err := s.hasher.CompareDummy(ctx, password); err != nil {
 			return TokenPair{}, fmt.Errorf("login: %w", err)
