@@ -142,7 +142,7 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 	if a.Tokens, err = tokens.New(tokens.Config{
 		PrivateKey: priv, PreviousKeys: previous,
 		Issuer: cfg.Issuer, Audience: cfg.Audience,
-		TTL: cfg.AccessTokenTTL, Leeway: 30 * time.Second, Clock: a.Now,
+		TTL: cfg.AccessTokenTTL, ClockSkew: cfg.ClockSkew, Clock: a.Now,
 	}); err != nil {
 		return err
 	}

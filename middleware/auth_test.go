@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -36,7 +37,7 @@ func newAuthService(tb testing.TB, cacheSize int) (*tokens.Service, *authClock) 
 	clock := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	ts, err := tokens.New(tokens.Config{
 		PrivateKey: authKey(), Issuer: "https://api.test", Audience: "apisec",
-		TTL: 15 * time.Minute, Leeway: 30 * time.Second, Clock: clock.Now, CacheSize: cacheSize,
+		TTL: 15 * time.Minute, ClockSkew: 5 * time.Second, Clock: clock.Now, CacheSize: cacheSize,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -44,9 +45,14 @@ func newAuthService(tb testing.TB, cacheSize int) (*tokens.Service, *authClock) 
 	return ts, clock
 }
 
+// subjectOf is a fixed user id per role, so an answer shows whose token it read.
+func subjectOf(role string) string {
+	return "00000000-0000-4000-8000-" + fmt.Sprintf("%012x", role[0])
+}
+
 func issue(tb testing.TB, ts *tokens.Service, role string) string {
 	tb.Helper()
-	tok, _, err := ts.Issue("user-"+role, role, "free")
+	tok, _, err := ts.Issue(subjectOf(role), role, "free")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -125,7 +131,7 @@ func TestRequireAuthAnswersTheContractsThree401s(t *testing.T) {
 	}
 
 	clock.Advance(10 * time.Minute)
-	if w := serve(r, "/me", "bearer "+valid); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"sub":"user-viewer"`) {
+	if w := serve(r, "/me", "bearer "+valid); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"sub":"`+subjectOf(models.RoleViewer)+`"`) {
 		t.Errorf("valid token: %d %s", w.Code, w.Body)
 	}
 	clock.Advance(6 * time.Minute) // 16 minutes after issue: past TTL and leeway

@@ -70,6 +70,9 @@ func UserByEmail(db *gorm.DB, email string) (*User, error) {
 
 // UserByID finds a user by id.
 func UserByID(db *gorm.DB, id string) (*User, error) {
+	if !ValidID(id) { // no query for what cannot be an id (a NUL byte is an error on PostgreSQL)
+		return nil, ErrNotFound
+	}
 	var u User
 	if err := db.Where("id = ?", id).Take(&u).Error; err != nil {
 		return nil, translate(err)

@@ -87,7 +87,7 @@ func newEnv(t *testing.T, edit ...func(*Deps)) *env {
 	var err error
 	e.tokens, err = tokens.New(tokens.Config{
 		PrivateKey: testKey(), Issuer: "https://api.example.test", Audience: "apisec-test",
-		TTL: 15 * time.Minute, Leeway: 30 * time.Second, Clock: e.clock.Now,
+		TTL: 15 * time.Minute, ClockSkew: 5 * time.Second, Clock: e.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)

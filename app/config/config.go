@@ -48,6 +48,7 @@ type Config struct {
 	AccessTokenTTL         time.Duration
 	RefreshTokenTTL        time.Duration
 	RefreshReuseGrace      time.Duration
+	ClockSkew              time.Duration // tolerated on iat and nbf, never on exp
 
 	BcryptCost        int
 	BcryptConcurrency int           // bcrypt operations at once; half the CPUs, so a login flood leaves the rest of the API the other half
@@ -113,6 +114,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		AccessTokenTTL:         p.duration("ACCESS_TOKEN_TTL", 15*time.Minute),
 		RefreshTokenTTL:        p.duration("REFRESH_TOKEN_TTL", 168*time.Hour),
 		RefreshReuseGrace:      p.duration("REFRESH_REUSE_GRACE", 10*time.Second),
+		ClockSkew:              p.duration("JWT_CLOCK_SKEW", 5*time.Second),
 		BcryptCost:             p.intRange("BCRYPT_COST", 12, 4, 16), // 17+ takes seconds per login
 		BcryptConcurrency:      p.intRange("BCRYPT_CONCURRENCY", max(1, runtime.NumCPU()/2), 1, 1024),
 		BcryptWait:             p.duration("BCRYPT_WAIT", 2*time.Second),
@@ -168,6 +170,10 @@ func (c *Config) check() error {
 		if d.value <= 0 {
 			return fmt.Errorf("%s must be a positive duration", d.name)
 		}
+	}
+	if c.ClockSkew < 0 || c.ClockSkew > time.Minute {
+		// More would let a token dated in the future work long before it was issued.
+		return errors.New("JWT_CLOCK_SKEW must be between 0s and 1m")
 	}
 	if c.RefreshReuseGrace < 0 || c.RefreshReuseGrace > time.Minute {
 		// A long grace would let a stolen, spent token be replayed unnoticed.

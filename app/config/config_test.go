@@ -22,6 +22,9 @@ func TestDefaultsMatchTheContract(t *testing.T) {
 	if c.AccessTokenTTL != 15*time.Minute || c.RefreshTokenTTL != 168*time.Hour || c.RefreshReuseGrace != 10*time.Second {
 		t.Fatalf("unexpected lifetimes: %v %v %v", c.AccessTokenTTL, c.RefreshTokenTTL, c.RefreshReuseGrace)
 	}
+	if c.ClockSkew != 5*time.Second {
+		t.Fatalf("JWT_CLOCK_SKEW defaults to %v", c.ClockSkew)
+	}
 	if c.BcryptCost != 12 || len(c.TrustedProxies) != 0 || c.BaseURL != "http://localhost:8080" {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
@@ -46,10 +49,12 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		"PLAN_RATE_LIMITS":         {"PLAN_RATE_LIMITS": "free=60"},
 		"TRUSTED_PROXIES":          {"TRUSTED_PROXIES": "10.0.0.0/33"},
 		"LOG_LEVEL":                {"LOG_LEVEL": "loud"},
+		"JWT_CLOCK_SKEW":           {"JWT_CLOCK_SKEW": "2m"},
+		"JWT_CLOCK_SKEW ":          {"JWT_CLOCK_SKEW": "-1s"},
 	}
 	for name, vars := range cases {
 		_, err := Load(env(vars))
-		if err == nil || !strings.Contains(err.Error(), name) {
+		if err == nil || !strings.Contains(err.Error(), strings.TrimSpace(name)) {
 			t.Errorf("%v: error %v does not name %s", vars, err, name)
 		}
 		if err != nil && strings.Contains(err.Error(), "\n") {

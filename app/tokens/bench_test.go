@@ -10,7 +10,7 @@ func BenchmarkIssue(b *testing.B) {
 	s, _ := newTestService(b, nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := s.Issue("user-1", models.RoleEditor, "free"); err != nil {
+		if _, _, err := s.Issue(testSub, models.RoleEditor, "free"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -22,7 +22,7 @@ func BenchmarkVerify(b *testing.B) {
 		size int
 	}{{"cache=off", -1}, {"cache=on", 0}} {
 		s, _ := newTestService(b, func(c *Config) { c.CacheSize = bc.size })
-		tok := mustIssue(b, s, "user-1", models.RoleEditor, "free")
+		tok := mustIssue(b, s, testSub, models.RoleEditor, "free")
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -15,7 +15,7 @@ import (
 func TestVerifiedTokenIsServedFromTheCache(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestService(t, nil)
-	tok := mustIssue(t, s, "u", models.RoleEditor, "free")
+	tok := mustIssue(t, s, testSub, models.RoleEditor, "free")
 	first, err := s.Verify(tok)
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +26,7 @@ func TestVerifiedTokenIsServedFromTheCache(t *testing.T) {
 	// Replace the cached claims: only a cache hit can return them.
 	marked := first
 	marked.Plan = "from-cache"
-	s.cache.put(sha256.Sum256([]byte(tok)), cacheEntry{claims: marked, from: first.IssuedAt.Add(-testLeeway), until: first.ExpiresAt.Add(testLeeway)})
+	s.cache.put(sha256.Sum256([]byte(tok)), cacheEntry{claims: marked, from: first.IssuedAt.Add(-testSkew), until: first.ExpiresAt})
 	if c, err := s.Verify(tok); err != nil || c.Plan != "from-cache" {
 		t.Errorf("second Verify = %+v, %v; want the cached claims", c, err)
 	}
@@ -35,11 +35,11 @@ func TestVerifiedTokenIsServedFromTheCache(t *testing.T) {
 func TestCachedTokenStillExpires(t *testing.T) {
 	t.Parallel()
 	s, clock := newTestService(t, nil)
-	tok := mustIssue(t, s, "u", models.RoleEditor, "free")
+	tok := mustIssue(t, s, testSub, models.RoleEditor, "free")
 	if _, err := s.Verify(tok); err != nil {
 		t.Fatal(err)
 	}
-	clock.Advance(testTTL + testLeeway)
+	clock.Advance(testTTL) // exactly exp: no skew on exp, in the cache either
 	if _, err := s.Verify(tok); err != errs.ErrTokenExpired {
 		t.Errorf("err = %v; want ErrTokenExpired", err)
 	}
@@ -48,7 +48,7 @@ func TestCachedTokenStillExpires(t *testing.T) {
 func TestCachedTokenIsNotServedBeforeItsIat(t *testing.T) {
 	t.Parallel()
 	s, clock := newTestService(t, nil)
-	tok := mustIssue(t, s, "u", models.RoleEditor, "free")
+	tok := mustIssue(t, s, testSub, models.RoleEditor, "free")
 	if _, err := s.Verify(tok); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestCachedTokenIsNotServedBeforeItsIat(t *testing.T) {
 func TestNoOtherByteStringIsServedForACachedToken(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestService(t, nil)
-	tok := mustIssue(t, s, "u", models.RoleAdmin, "free")
+	tok := mustIssue(t, s, testSub, models.RoleAdmin, "free")
 	if _, err := s.Verify(tok); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestDisabledCacheStillVerifies(t *testing.T) {
 	if s.cache != nil {
 		t.Fatal("negative CacheSize did not disable the cache")
 	}
-	tok := mustIssue(t, s, "u", models.RoleViewer, "free")
+	tok := mustIssue(t, s, testSub, models.RoleViewer, "free")
 	for range 2 {
 		if _, err := s.Verify(tok); err != nil {
 			t.Fatal(err)
@@ -144,7 +144,7 @@ func TestConcurrentVerifyThroughASmallCache(t *testing.T) {
 	s, _ := newTestService(t, func(c *Config) { c.CacheSize = 4 })
 	toks := make([]string, 32)
 	for i := range toks {
-		toks[i] = mustIssue(t, s, fmt.Sprint("user-", i), models.RoleViewer, "free")
+		toks[i] = mustIssue(t, s, fmt.Sprintf("00000000-0000-4000-8000-%012d", i), models.RoleViewer, "free")
 	}
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -152,7 +152,7 @@ func TestConcurrentVerifyThroughASmallCache(t *testing.T) {
 			for i := range 64 {
 				n := (g + i) % len(toks)
 				c, err := s.Verify(toks[n])
-				if err != nil || c.Subject != fmt.Sprint("user-", n) {
+				if err != nil || c.Subject != fmt.Sprintf("00000000-0000-4000-8000-%012d", n) {
 					t.Errorf("token %d: %+v, %v", n, c, err)
 					return
 				}

@@ -35,11 +35,11 @@ func FuzzParseBearer(f *testing.F) {
 // cache) and one token it issued and already verified.
 var fuzzTarget = sync.OnceValues(func() (*Service, string) {
 	clock := newTestClock()
-	s, err := New(Config{PrivateKey: testKey(), Issuer: testIssuer, Audience: testAudience, TTL: testTTL, Leeway: testLeeway, Clock: clock.Now})
+	s, err := New(Config{PrivateKey: testKey(), Issuer: testIssuer, Audience: testAudience, TTL: testTTL, ClockSkew: testSkew, Clock: clock.Now})
 	if err != nil {
 		panic(err)
 	}
-	tok, _, err := s.Issue("user-1", models.RoleAdmin, "paid")
+	tok, _, err := s.Issue(testSub, models.RoleAdmin, "paid")
 	if err != nil {
 		panic(err)
 	}
@@ -64,7 +64,7 @@ func FuzzVerify(f *testing.F) {
 		s, issued := fuzzTarget()
 		c, err := s.Verify(tok)
 		if tok == issued {
-			if err != nil || c.Subject != "user-1" {
+			if err != nil || c.Subject != testSub {
 				t.Fatalf("issued token: %+v, %v", c, err)
 			}
 			return

@@ -17,7 +17,8 @@ const (
 	testIssuer   = "https://api.example.test"
 	testAudience = "apisec-test"
 	testTTL      = 15 * time.Minute
-	testLeeway   = 30 * time.Second
+	testSkew     = 5 * time.Second
+	testSub      = "00000000-0000-4000-8000-000000000001" // subjects are user ids, UUIDs
 )
 
 // RSA key generation is slow; each test binary makes its keys once.
@@ -52,7 +53,7 @@ func newTestService(tb testing.TB, edit func(*Config)) (*Service, *testClock) {
 		Issuer:     testIssuer,
 		Audience:   testAudience,
 		TTL:        testTTL,
-		Leeway:     testLeeway,
+		ClockSkew:  testSkew,
 		Clock:      clock.Now,
 	}
 	if edit != nil {
@@ -77,7 +78,7 @@ func mustIssue(tb testing.TB, s *Service, sub, role, plan string) string {
 // validClaims is a payload the test service would accept at clock time now.
 func validClaims(now time.Time) jwt.MapClaims {
 	return jwt.MapClaims{
-		"sub":  "user-1",
+		"sub":  testSub,
 		"role": models.RoleEditor,
 		"plan": "free",
 		"iss":  testIssuer,
@@ -94,6 +95,20 @@ func sign(tb testing.TB, method jwt.SigningMethod, key any, kid string, claims j
 	t := jwt.NewWithClaims(method, claims)
 	if kid != "" {
 		t.Header["kid"] = kid
+	}
+	s, err := t.SignedString(key)
+	if err != nil {
+		tb.Fatalf("sign: %v", err)
+	}
+	return s
+}
+
+// signWithHeader signs claims with RS256 under extra header fields.
+func signWithHeader(tb testing.TB, key any, header map[string]any, claims jwt.MapClaims) string {
+	tb.Helper()
+	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	for k, v := range header {
+		t.Header[k] = v
 	}
 	s, err := t.SignedString(key)
 	if err != nil {

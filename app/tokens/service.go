@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -27,7 +28,7 @@ type Config struct {
 	Issuer       string           // iss, required on every token
 	Audience     string           // aud, required on every token
 	TTL          time.Duration    // access-token lifetime, e.g. 15m
-	Leeway       time.Duration    // clock skew tolerated on exp and iat, e.g. 30s
+	ClockSkew    time.Duration    // tolerated on iat and nbf only, so instances a little apart accept each other's fresh tokens; never on exp
 	Clock        func() time.Time // nil means time.Now
 	CacheSize    int              // verified tokens remembered; 0 means DefaultCacheSize, negative disables
 }
@@ -42,7 +43,7 @@ type Service struct {
 	issuer   string
 	audience string
 	ttl      time.Duration
-	leeway   time.Duration
+	skew     time.Duration
 	clock    func() time.Time
 	parser   *jwt.Parser
 	cache    *verifiedCache // nil when disabled
@@ -59,8 +60,8 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("tokens: issuer and audience are required")
 	case cfg.TTL <= 0:
 		return nil, errors.New("tokens: TTL must be positive")
-	case cfg.Leeway < 0:
-		return nil, errors.New("tokens: leeway must not be negative")
+	case cfg.ClockSkew < 0:
+		return nil, errors.New("tokens: clock skew must not be negative")
 	}
 	clock := cfg.Clock
 	if clock == nil {
@@ -73,7 +74,7 @@ func New(cfg Config) (*Service, error) {
 		issuer:   cfg.Issuer,
 		audience: cfg.Audience,
 		ttl:      cfg.TTL,
-		leeway:   cfg.Leeway,
+		skew:     cfg.ClockSkew,
 		clock:    clock,
 	}
 	published := []*rsa.PublicKey{&cfg.PrivateKey.PublicKey}
@@ -97,7 +98,9 @@ func New(cfg Config) (*Service, error) {
 		jwt.WithIssuedAt(),
 		jwt.WithIssuer(cfg.Issuer),
 		jwt.WithAudience(cfg.Audience),
-		jwt.WithLeeway(cfg.Leeway),
+		// The parser applies its leeway to exp too; Verify checks exp again
+		// without it, so only iat and nbf get the skew.
+		jwt.WithLeeway(cfg.ClockSkew),
 		jwt.WithTimeFunc(clock),
 	)
 	size := cfg.CacheSize
@@ -127,14 +130,40 @@ type accessClaims struct {
 	jwt.RegisteredClaims
 }
 
-var errBadClaims = errors.New("token lacks sub, role, plan, jti or iat, or has an unknown role")
+var (
+	errBadClaims  = errors.New("token lacks sub, role, plan, jti or iat, or one of them is malformed")
+	errNotNumeric = errors.New("exp, iat and nbf must be JSON numbers")
+)
 
 // Validate is called by the jwt parser after the standard claims checks.
+// Every claim the API later uses is checked for shape here, so no token
+// content can reach a query or a log line malformed.
 func (c *accessClaims) Validate() error {
-	if c.Subject == "" || c.Plan == "" || c.ID == "" || c.IssuedAt == nil || !models.ValidRole(c.Role) {
+	if !models.ValidID(c.Subject) || !models.ValidPlan(c.Plan) || c.ID == "" || len(c.ID) > 64 ||
+		c.IssuedAt == nil || !models.ValidRole(c.Role) {
 		return errBadClaims
 	}
 	return nil
+}
+
+// UnmarshalJSON refuses the time claims in any form but a JSON number: jwt's
+// NumericDate also accepts a numeric string, which RFC 7519 does not.
+func (c *accessClaims) UnmarshalJSON(b []byte) error {
+	var times struct {
+		Exp json.RawMessage `json:"exp"`
+		Iat json.RawMessage `json:"iat"`
+		Nbf json.RawMessage `json:"nbf"`
+	}
+	if err := json.Unmarshal(b, &times); err != nil {
+		return err
+	}
+	for _, raw := range []json.RawMessage{times.Exp, times.Iat, times.Nbf} {
+		if len(raw) > 0 && raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+			return errNotNumeric
+		}
+	}
+	type plain accessClaims // without this method
+	return json.Unmarshal(b, (*plain)(c))
 }
 
 // Issue signs an access token for sub, valid for the configured TTL.
@@ -191,6 +220,9 @@ func (s *Service) Verify(token string) (Claims, error) {
 		}
 		return Claims{}, errs.ErrInvalidToken
 	}
+	if !s.clock().Before(ac.ExpiresAt.Time) { // exact: the parser allowed the skew on exp too
+		return Claims{}, errs.ErrTokenExpired
+	}
 	c := Claims{
 		Subject:   ac.Subject,
 		Role:      ac.Role,
@@ -206,16 +238,23 @@ func (s *Service) Verify(token string) (Claims, error) {
 		if ac.NotBefore != nil && ac.NotBefore.After(from) {
 			from = ac.NotBefore.Time
 		}
-		s.cache.put(key, cacheEntry{claims: c, from: from.Add(-s.leeway), until: c.ExpiresAt.Add(s.leeway)})
+		s.cache.put(key, cacheEntry{claims: c, from: from.Add(-s.skew), until: c.ExpiresAt})
 	}
 	return c, nil
 }
 
 var errUnknownKey = errors.New("unknown kid")
 
+var errCritical = errors.New("crit header: no extension is understood")
+
 // keyFor picks the verification key by kid; a token without a known kid is
-// never tried against every key.
+// never tried against every key. It also refuses a crit header: this
+// service understands no JWS extension, and RFC 7515 says a token naming
+// one it does not understand is invalid.
 func (s *Service) keyFor(t *jwt.Token) (any, error) {
+	if _, ok := t.Header["crit"]; ok {
+		return nil, errCritical
+	}
 	kid, _ := t.Header["kid"].(string)
 	if k, ok := s.keys[kid]; ok {
 		return k, nil

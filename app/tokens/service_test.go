@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ import (
 func TestIssuedTokenVerifiesWithItsClaims(t *testing.T) {
 	t.Parallel()
 	s, clock := newTestService(t, nil)
-	tok, exp, err := s.Issue("user-42", models.RoleAdmin, "paid")
+	tok, exp, err := s.Issue("00000000-0000-4000-8000-000000000042", models.RoleAdmin, "paid")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +30,7 @@ func TestIssuedTokenVerifiesWithItsClaims(t *testing.T) {
 		t.Fatalf("Verify: %v", err)
 	}
 	now := clock.Now()
-	if c.Subject != "user-42" || c.Role != models.RoleAdmin || c.Plan != "paid" || c.ID == "" {
+	if c.Subject != "00000000-0000-4000-8000-000000000042" || c.Role != models.RoleAdmin || c.Plan != "paid" || c.ID == "" {
 		t.Errorf("claims = %+v", c)
 	}
 	if !c.IssuedAt.Equal(now) || !c.ExpiresAt.Equal(now.Add(testTTL)) || !exp.Equal(c.ExpiresAt) {
@@ -40,7 +41,7 @@ func TestIssuedTokenVerifiesWithItsClaims(t *testing.T) {
 func TestIssuedTokenCarriesTheContractsHeaderAndClaims(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestService(t, nil)
-	tok := mustIssue(t, s, "u", models.RoleViewer, "free")
+	tok := mustIssue(t, s, testSub, models.RoleViewer, "free")
 	parts := strings.Split(tok, ".")
 	var header map[string]any
 	var payload map[string]any
@@ -58,7 +59,7 @@ func TestIssuedTokenCarriesTheContractsHeaderAndClaims(t *testing.T) {
 	if raw, err := b64.DecodeString(jti); err != nil || len(raw) != 16 {
 		t.Errorf("jti %q is not 16 random bytes in base64url", jti)
 	}
-	if other := mustIssue(t, s, "u", models.RoleViewer, "free"); other == tok {
+	if other := mustIssue(t, s, testSub, models.RoleViewer, "free"); other == tok {
 		t.Error("two tokens issued in the same second are identical; jti is not random")
 	}
 }
@@ -66,22 +67,22 @@ func TestIssuedTokenCarriesTheContractsHeaderAndClaims(t *testing.T) {
 func TestIssueRefusesClaimsVerifyWouldReject(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestService(t, nil)
-	for _, c := range [][3]string{{"", models.RoleViewer, "free"}, {"u", "root", "free"}, {"u", models.RoleViewer, ""}} {
+	for _, c := range [][3]string{{"", models.RoleViewer, "free"}, {testSub, "root", "free"}, {testSub, models.RoleViewer, ""}} {
 		if _, _, err := s.Issue(c[0], c[1], c[2]); err == nil {
 			t.Errorf("Issue%q succeeded", c)
 		}
 	}
 }
 
-// An access token lives for exactly its TTL (15 minutes) from its iat; the
-// leeway (30 s) then absorbs clock skew between servers. So at 14:59 and
-// 15:29.999 it verifies, and from 15:00 + leeway on it is expired.
-func TestAccessTokenExpiresAfterTTLPlusLeeway(t *testing.T) {
+// An access token lives for exactly its TTL (15 minutes) from its iat: at
+// 14:59.999 it verifies, from 15:00 on it is expired, with or without the
+// cache. The clock skew is for iat and nbf only.
+func TestAccessTokenIsRefusedFromItsExpOn(t *testing.T) {
 	t.Parallel()
 	for _, cacheSize := range []int{-1, 0} {
 		s, clock := newTestService(t, func(c *Config) { c.CacheSize = cacheSize })
 		start := clock.Now()
-		tok, exp, err := s.Issue("u", models.RoleViewer, "free")
+		tok, exp, err := s.Issue(testSub, models.RoleViewer, "free")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,9 +95,10 @@ func TestAccessTokenExpiresAfterTTLPlusLeeway(t *testing.T) {
 		}{
 			{0, nil},
 			{14*time.Minute + 59*time.Second, nil},
-			{15 * time.Minute, nil},
-			{15*time.Minute + testLeeway - time.Millisecond, nil},
-			{15*time.Minute + testLeeway, errs.ErrTokenExpired},
+			{15*time.Minute - time.Millisecond, nil},
+			{15 * time.Minute, errs.ErrTokenExpired},
+			{15*time.Minute + testSkew - time.Millisecond, errs.ErrTokenExpired},
+			{15*time.Minute + testSkew, errs.ErrTokenExpired},
 			{24 * time.Hour, errs.ErrTokenExpired},
 		}
 		for _, st := range steps {
@@ -112,7 +114,7 @@ func TestIssueTruncatesToWholeSecondsSoExpiryMatchesTheClaim(t *testing.T) {
 	t.Parallel()
 	s, clock := newTestService(t, nil)
 	clock.Advance(700 * time.Millisecond)
-	tok, exp, err := s.Issue("u", models.RoleViewer, "free")
+	tok, exp, err := s.Issue(testSub, models.RoleViewer, "free")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +159,7 @@ func TestVerifyRejectsForgedAndMalformedTokens(t *testing.T) {
 		"no kid":                            sign(t, jwt.SigningMethodRS256, testKey(), "", validClaims(now)),
 		"unknown kid":                       sign(t, jwt.SigningMethodRS256, testKey(), "not-a-kid", validClaims(now)),
 		"tampered payload":                  parts[0] + "." + b64.EncodeToString(forgedPayload) + "." + parts[2],
-		"signature of another token":        parts[0] + "." + parts[1] + "." + strings.Split(mustIssue(t, s, "u", models.RoleViewer, "free"), ".")[2],
+		"signature of another token":        parts[0] + "." + parts[1] + "." + strings.Split(mustIssue(t, s, testSub, models.RoleViewer, "free"), ".")[2],
 		"no signature":                      parts[0] + "." + parts[1] + ".",
 		"padded signature":                  good + "==",
 		"four segments":                     good + ".e30",
@@ -168,7 +170,17 @@ func TestVerifyRejectsForgedAndMalformedTokens(t *testing.T) {
 		"no exp":                            sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { delete(c, "exp") })),
 		"exp as a string":                   sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["exp"] = "soon" })),
 		"no iat":                            sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { delete(c, "iat") })),
-		"iat beyond the leeway":             sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["iat"] = now.Add(testLeeway + time.Second).Unix() })),
+		"iat beyond the clock skew":         sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["iat"] = now.Add(testSkew + time.Second).Unix() })),
+		"nbf beyond the clock skew":         sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["nbf"] = now.Add(testSkew + time.Second).Unix() })),
+		"iat as a numeric string":           sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["iat"] = fmt.Sprint(now.Unix()) })),
+		"exp as a numeric string":           sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["exp"] = fmt.Sprint(now.Add(time.Hour).Unix()) })),
+		"nbf as a numeric string":           sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["nbf"] = fmt.Sprint(now.Unix()) })),
+		"an unknown crit header":            signWithHeader(t, testKey(), map[string]any{"kid": kid, "crit": []string{"exp-ext"}, "exp-ext": true}, validClaims(now)),
+		"an empty crit header":              signWithHeader(t, testKey(), map[string]any{"kid": kid, "crit": []string{}}, validClaims(now)),
+		"a NUL byte in sub":                 sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["sub"] = "00000000-0000-4000-8000-00000000000\x00" })),
+		"sub that is no user id":            sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["sub"] = "admin" })),
+		"sub of another type":               sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["sub"] = 42 })),
+		"plan that is no plan name":         sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["plan"] = "free\x00" })),
 		"nbf in the future":                 sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Hour).Unix() })),
 		"no sub":                            sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { delete(c, "sub") })),
 		"no role":                           sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { delete(c, "role") })),
@@ -197,13 +209,16 @@ func TestVerifyRejectsForgedAndMalformedTokens(t *testing.T) {
 	}
 }
 
-func TestVerifyAcceptsIatWithinTheLeeway(t *testing.T) {
+// Another instance whose clock runs a few seconds ahead issues tokens whose
+// iat and nbf are in this instance's future: within JWT_CLOCK_SKEW they work.
+func TestVerifyAcceptsIatAndNbfWithinTheClockSkew(t *testing.T) {
 	t.Parallel()
 	s, clock := newTestService(t, nil)
 	c := validClaims(clock.Now())
-	c["iat"] = clock.Now().Add(testLeeway).Unix()
+	c["iat"] = clock.Now().Add(testSkew).Unix()
+	c["nbf"] = clock.Now().Add(testSkew).Unix()
 	if _, err := s.Verify(sign(t, jwt.SigningMethodRS256, testKey(), s.KeyID(), c)); err != nil {
-		t.Errorf("iat %v ahead: %v", testLeeway, err)
+		t.Errorf("iat and nbf %v ahead: %v", testSkew, err)
 	}
 }
 
@@ -219,11 +234,11 @@ func TestExpiredHandMadeTokenIsReportedAsExpired(t *testing.T) {
 func TestPreviousKeyVerifiesOnlyWhileConfigured(t *testing.T) {
 	t.Parallel()
 	clock := newTestClock()
-	old, err := New(Config{PrivateKey: oldKey(), Issuer: testIssuer, Audience: testAudience, TTL: testTTL, Leeway: testLeeway, Clock: clock.Now})
+	old, err := New(Config{PrivateKey: oldKey(), Issuer: testIssuer, Audience: testAudience, TTL: testTTL, ClockSkew: testSkew, Clock: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	oldTok := mustIssue(t, old, "u", models.RoleViewer, "free")
+	oldTok := mustIssue(t, old, testSub, models.RoleViewer, "free")
 
 	rotated, _ := newTestService(t, func(c *Config) {
 		c.Clock = clock.Now
@@ -301,7 +316,7 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 		"no issuer":         func(c *Config) { c.Issuer = "" },
 		"no audience":       func(c *Config) { c.Audience = "" },
 		"zero TTL":          func(c *Config) { c.TTL = 0 },
-		"negative leeway":   func(c *Config) { c.Leeway = -time.Second },
+		"negative skew":     func(c *Config) { c.ClockSkew = -time.Second },
 	} {
 		cfg := Config{PrivateKey: testKey(), Issuer: testIssuer, Audience: testAudience, TTL: testTTL}
 		edit(&cfg)
