@@ -40,5 +40,16 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
 	}
+	// A flag given with an empty value is a mistake (an unset shell variable,
+	// --plan ""), never a request for the default.
+	var empty string
+	fs.Visit(func(f *flag.Flag) {
+		if empty == "" && f.Value.String() == "" {
+			empty = f.Name
+		}
+	})
+	if empty != "" {
+		return usagef("%s: --%s must not be empty", fs.Name(), empty)
+	}
 	return nil
 }

@@ -161,6 +161,33 @@ func TestUsersCreateRefusesDuplicatesAndSetRoleWorks(t *testing.T) {
 	}
 }
 
+// A flag given with an empty value is a bad value (exit 2, one line), never
+// the default, and nothing is written.
+func TestFlagsSetButEmptyAreBadValues(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	vars := cliVars(t)
+	const email, password = "empty@example.com", "Valid-Passw0rd-1"
+	for _, args := range [][]string{
+		{"users", "create", "--email", email, "--password", password, "--plan", ""},
+		{"users", "create", "--email", email, "--password", password, "--role", ""},
+		{"users", "create", "--email", email, "--password", ""},
+		{"users", "create", "--email", "", "--password", password},
+		{"users", "set-role", "--email", email, "--role", ""},
+		{"users", "set-plan", "--email", email, "--plan", ""},
+		{"keys", "generate", "--dir", ""},
+	} {
+		code, _, stderr := runCLI(t, ctx, vars, args...)
+		if code != 2 || !strings.Contains(stderr, "must not be empty") || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and one line naming the empty flag", args, code, stderr)
+		}
+	}
+	// None of the creates above wrote the user: creating it now succeeds.
+	if code, _, stderr := runCLI(t, ctx, vars, "users", "create", "--email", email, "--password", password); code != 0 {
+		t.Fatalf("create after the refusals: exit %d, %q", code, stderr)
+	}
+}
+
 func TestKeysGenerateWritesAPairOnceAndNeverOverwrites(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "keys")

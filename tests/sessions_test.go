@@ -155,6 +155,17 @@ func TestPasswordChangeChecksTheCurrentPasswordAndRevokesSessions(t *testing.T) 
 		http.StatusUnauthorized, "Authentication required")
 	expect(t, e.do("POST", "/auth/password/change", map[string]string{"currentPassword": "Wrong-Horse-42", "newPassword": next}, bearer(s.Access)...),
 		http.StatusForbidden, "Current password is incorrect")
+	// A missing, null or non-string current password is a bad request, not
+	// a wrong password.
+	for _, body := range []any{
+		map[string]any{"newPassword": next},
+		map[string]any{"currentPassword": nil, "newPassword": next},
+		map[string]any{"currentPassword": "", "newPassword": next},
+	} {
+		expect(t, e.do("POST", "/auth/password/change", body, bearer(s.Access)...), http.StatusBadRequest, "Current password is required")
+	}
+	expect(t, e.do("POST", "/auth/password/change", map[string]any{"currentPassword": 12345, "newPassword": next}, bearer(s.Access)...),
+		http.StatusBadRequest, "currentPassword must be a string")
 	r := e.do("POST", "/auth/password/change", map[string]string{"currentPassword": goodPassword, "newPassword": "weakpass"}, bearer(s.Access)...)
 	expect(t, r, http.StatusBadRequest, "")
 	if !strings.Contains(r.Error(), "Password") {

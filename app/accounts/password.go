@@ -18,6 +18,9 @@ import (
 // current one (ErrWrongPassword otherwise). The new hash, the revocation of
 // every refresh token and of any open reset link are one transaction.
 func (s *Service) ChangePassword(ctx context.Context, userID, current, next string) error {
+	if current == "" { // a bad request, decided before any hash is computed
+		return errs.BadRequest("Current password is required")
+	}
 	if err := passwords.Validate(next); err != nil {
 		return err
 	}
