@@ -49,9 +49,14 @@ func (h *Auth) Register(c *gin.Context) (int, any, error) {
 	return http.StatusCreated, out, nil
 }
 
-// Verify handles GET /auth/verify?token=T.
+// Verify handles GET /auth/verify?token=T. HEAD answers the same status
+// without spending the token.
 func (h *Auth) Verify(c *gin.Context) (int, any, error) {
-	if err := h.Accounts.Verify(c.Request.Context(), c.Query("token")); err != nil {
+	verify := h.Accounts.Verify
+	if c.Request.Method == http.MethodHead {
+		verify = h.Accounts.CheckVerification
+	}
+	if err := verify(c.Request.Context(), c.Query("token")); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, gin.H{"message": "Email verified"}, nil

@@ -53,6 +53,17 @@ func ConsumeAccountToken(db *gorm.DB, purpose, hash string, now time.Time) (*Acc
 	return &t, nil
 }
 
+// OpenAccountToken returns the unused, unexpired token with this hash and
+// purpose without spending it; ErrNotFound otherwise.
+func OpenAccountToken(db *gorm.DB, purpose, hash string, now time.Time) (*AccountToken, error) {
+	var t AccountToken
+	err := db.Where("token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?", hash, purpose, now).Take(&t).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &t, nil
+}
+
 // InvalidateAccountTokens spends every open token of a user for a purpose, so
 // an older link stops working once a newer one is mailed or one was used.
 func InvalidateAccountTokens(db *gorm.DB, userID, purpose string, now time.Time) error {

@@ -35,15 +35,15 @@ func New(a *app.App) (http.Handler, error) {
 	projects := &handlers.Projects{Projects: a.Projects}
 	h := middleware.Handle
 
-	r.GET("/healthz", h(health.Healthz))
-	r.GET("/readyz", h(health.Readyz))
+	get(r, "/healthz", h(health.Healthz))
+	get(r, "/readyz", h(health.Readyz))
 
 	// Unauthenticated routes: the global limit per client IP.
 	open := r.Group("", middleware.LimitGlobal(limits))
-	open.GET("/public/status", h(health.Status))
-	open.GET("/.well-known/jwks.json", health.JWKSet)
+	get(open, "/public/status", h(health.Status))
+	get(open, "/.well-known/jwks.json", health.JWKSet)
 	open.POST("/auth/register", h(auth.Register))
-	open.GET("/auth/verify", h(auth.Verify))
+	get(open, "/auth/verify", h(auth.Verify))
 	open.POST("/auth/verify/resend", h(auth.ResendVerification))
 	open.POST("/auth/login", middleware.LimitLogin(limits), h(auth.Login))
 	open.POST("/auth/refresh", h(auth.Refresh))
@@ -53,12 +53,19 @@ func New(a *app.App) (http.Handler, error) {
 
 	// Signed-in routes: the per-user (or per-plan) limit after authentication.
 	signed := r.Group("", middleware.RequireAuth(a.Tokens), middleware.LimitUser(limits))
-	signed.GET("/auth/me", h(auth.Me))
+	get(signed, "/auth/me", h(auth.Me))
 	signed.POST("/auth/logout-all", h(auth.LogoutAll))
 	signed.POST("/auth/password/change", h(auth.ChangePassword))
-	signed.GET("/projects", h(projects.List))
+	get(signed, "/projects", h(projects.List))
 	signed.POST("/projects", middleware.RequireRole(models.RoleEditor, models.RoleAdmin), h(projects.Create))
 	signed.DELETE("/projects/:id", middleware.RequireRole(models.RoleAdmin), h(projects.Delete))
-	signed.GET("/analytics", middleware.RequireRole(models.RoleAdmin), h(projects.Analytics))
+	get(signed, "/analytics", middleware.RequireRole(models.RoleAdmin), h(projects.Analytics))
 	return r, nil
+}
+
+// get routes GET path and its HEAD twin (the same chain; net/http drops the
+// body): load balancers and uptime checks probe with HEAD.
+func get(g gin.IRoutes, path string, handlers ...gin.HandlerFunc) {
+	g.GET(path, handlers...)
+	g.HEAD(path, handlers...)
 }

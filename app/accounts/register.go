@@ -96,6 +96,22 @@ func (s *Service) Verify(ctx context.Context, token string) error {
 	return nil
 }
 
+// CheckVerification answers as Verify would, without spending the token:
+// HEAD /auth/verify, which link checkers send, must not verify an account.
+func (s *Service) CheckVerification(ctx context.Context, token string) error {
+	if !tokens.ValidOpaqueToken(token) {
+		return errs.ErrInvalidVerification
+	}
+	_, err := models.OpenAccountToken(s.db.WithContext(ctx), models.PurposeVerifyEmail, tokens.HashOpaqueToken(token), s.now())
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return errs.ErrInvalidVerification
+	case err != nil:
+		return fmt.Errorf("check verification: %w", err)
+	}
+	return nil
+}
+
 // ResendVerification mails a new verification link to an unverified user,
 // spending the older links. It returns the token only when one was mailed
 // and the service exposes tokens; see mailAccountToken for why unknown
