@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/ulule/limiter/v3"
 	"gorm.io/gorm"
 
 	"apisec/app/accounts"
@@ -213,7 +212,7 @@ func (a *App) newMailer() (mail.Mailer, error) {
 }
 
 // newStore puts each limiter on Redis when configured, else in process.
-func (a *App) newStore(name string) (limiter.Store, error) {
+func (a *App) newStore(name string) (ratelimit.Store, error) {
 	if a.Redis != nil {
 		return ratelimit.NewRedisStore(a.Redis, ratelimit.Name(a.rlPrefix+name), ratelimit.Clock(a.Now)), nil
 	}

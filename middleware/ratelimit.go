@@ -5,112 +5,84 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/ulule/limiter/v3"
 
 	"apisec/app/errs"
 	"apisec/app/ratelimit"
 )
 
-// Rate-limit response headers, as the contract names them.
+// Rate-limit response headers, as the contract names them: the X-RateLimit
+// trio and the IETF draft's RateLimit-Policy and RateLimit.
 const (
 	headerLimit      = "X-RateLimit-Limit"
 	headerRemaining  = "X-RateLimit-Remaining"
 	headerReset      = "X-RateLimit-Reset"
+	headerPolicy     = "RateLimit-Policy"
+	headerRateLimit  = "RateLimit"
 	headerRetryAfter = "Retry-After"
 )
 
-// LimitGlobal applies the global limiter, keyed by client IP (IPv6 by /64).
-// If the store fails the request goes through: an outage of Redis should not
-// take the API down with it. The client IP is only as trustworthy as the
-// engine's SetTrustedProxies.
-func LimitGlobal(ls *ratelimit.Limiters) gin.HandlerFunc {
-	if ls == nil || ls.Global == nil {
+// Limit applies policy p: it takes one slot of the budget p's key function
+// picks, sets the rate-limit headers and aborts with p's refusal when the
+// window is full. When the store fails it lets the request through, or
+// answers 503 for a fail-closed policy. A later limiter in the chain
+// overwrites the headers, so the client sees the most specific one. The
+// client IP is only as trustworthy as the engine's SetTrustedProxies.
+func Limit(ls *ratelimit.Limiters, p *ratelimit.Policy) gin.HandlerFunc {
+	l := ls.Of(p)
+	if l == nil {
 		return func(*gin.Context) {}
 	}
 	return func(c *gin.Context) {
-		limit(c, ls, ls.Global, "global", ratelimit.ClientKey(c.ClientIP()), false, tooManyRequests)
+		res, limited, err := l.Take(c.Request.Context(), subjectOf(c), 1)
+		switch {
+		case err != nil:
+			storeFailed(c, ls, p, err)
+		case limited:
+			answer(c, ls, p, res)
+		}
 	}
 }
 
-// LimitLogin applies the login limiter, keyed by client IP, and answers
-// "Too many login attempts. Try again in N minutes." If the store fails it
-// answers 503: brute-force protection never silently switches off.
-func LimitLogin(ls *ratelimit.Limiters) gin.HandlerFunc {
-	if ls == nil || ls.Login == nil {
-		return func(*gin.Context) {}
+// subjectOf is what the key functions may key on: the client IP and, after
+// RequireAuth, the caller.
+func subjectOf(c *gin.Context) ratelimit.Subject {
+	s := ratelimit.Subject{ClientIP: c.ClientIP()}
+	if caller, ok := CallerFrom(c); ok {
+		s.UserID, s.Role, s.Plan = caller.Subject, caller.Role, caller.Plan
 	}
-	return func(c *gin.Context) {
-		limit(c, ls, ls.Login, "login", ratelimit.ClientKey(c.ClientIP()), true, tooManyLogins)
-	}
+	return s
 }
 
-// LimitUser applies the caller's plan limit, or the authenticated limit
-// for an unlisted plan, keyed by user id; admins are not limited. It belongs
-// after the authentication middleware and does nothing without a caller.
-// Like the global limiter, it lets requests through when the store fails.
-func LimitUser(ls *ratelimit.Limiters) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		caller, ok := CallerFrom(c)
-		if !ok {
-			return
-		}
-		l := ls.ForUser(caller.Role, caller.Plan)
-		if l == nil {
-			return
-		}
-		name := "authenticated" // names only the log line of a store failure
-		if l != ls.Authenticated {
-			name = "plan"
-		}
-		limit(c, ls, l, name, caller.Subject, false, tooManyRequests)
-	}
-}
-
-// limit takes one slot of l for key, sets the rate-limit headers and aborts
-// with refuse's error when the window is full. A later limiter in the chain
-// overwrites the headers, so the client sees the most specific one.
-func limit(c *gin.Context, ls *ratelimit.Limiters, l *limiter.Limiter, name, key string,
-	failClosed bool, refuse func(retryAfter int64, period time.Duration) error) {
-	lc, err := l.Get(c.Request.Context(), key)
-	if err != nil {
-		if c.Request.Context().Err() != nil {
-			// The client has gone; that is no store outage to log or count.
-			Abort(c, errs.ErrUnavailable)
-			return
-		}
-		if failClosed {
-			logger(c).Error("rate limit store failed; refusing the request", "limiter", name, "err", err)
-			Abort(c, errs.ErrUnavailable)
-			return
-		}
+// storeFailed applies p's outage rule.
+func storeFailed(c *gin.Context, ls *ratelimit.Limiters, p *ratelimit.Policy, err error) {
+	switch {
+	case c.Request.Context().Err() != nil:
+		// The client has gone; that is no store outage to log or count.
+		Abort(c, errs.ErrUnavailable)
+	case p.FailClosed:
+		logger(c).Error("rate limit store failed; refusing the request", "limiter", p.Name, "err", err)
+		Abort(c, errs.ErrUnavailable)
+	default:
 		ls.FailedOpen.Add(1)
-		logger(c).Warn("rate limit store failed; letting the request through", "limiter", name, "err", err)
-		return
+		logger(c).Warn("rate limit store failed; letting the request through", "limiter", p.Name, "err", err)
 	}
+}
+
+// answer sets the headers of res and refuses the request when it was.
+func answer(c *gin.Context, ls *ratelimit.Limiters, p *ratelimit.Policy, res ratelimit.Result) {
+	now := ls.Now()
+	wait := res.WaitSeconds(now)
+	remaining := strconv.FormatInt(res.Remaining, 10)
 	h := c.Writer.Header()
-	h.Set(headerLimit, strconv.FormatInt(lc.Limit, 10))
-	h.Set(headerRemaining, strconv.FormatInt(lc.Remaining, 10))
-	h.Set(headerReset, strconv.FormatInt(lc.Reset, 10))
-	if lc.Reached {
-		wait := retryAfter(lc.Reset, ls.Now())
+	h.Set(headerLimit, strconv.FormatInt(res.Limit, 10))
+	h.Set(headerRemaining, remaining)
+	h.Set(headerReset, strconv.FormatInt(res.ResetUnix(now), 10))
+	name := strconv.Quote(res.Name)
+	h.Set(headerPolicy, name+";q="+strconv.FormatInt(res.Limit, 10)+";w="+strconv.FormatInt(int64(res.Window.Seconds()), 10))
+	h.Set(headerRateLimit, name+";r="+remaining+";t="+strconv.FormatInt(wait, 10))
+	if res.Reached {
+		wait = max(wait, 1) // never "retry at once"
 		h.Set(headerRetryAfter, strconv.FormatInt(wait, 10))
-		Abort(c, refuse(wait, l.Rate.Period))
+		Abort(c, p.Refuse(time.Duration(wait)*time.Second))
 	}
-}
-
-// retryAfter is the whole seconds from now until reset, at least 1 so a
-// client never retries at once.
-func retryAfter(reset int64, now time.Time) int64 {
-	wait := time.Unix(reset, 0).Sub(now)
-	return max(int64((wait+time.Second-1)/time.Second), 1)
-}
-
-func tooManyRequests(int64, time.Duration) error { return errs.ErrTooManyRequests }
-
-// tooManyLogins names the minutes until a slot frees, rounded up. Reset is
-// itself rounded up to a whole second, which could turn a full 15-minute
-// wait into "16 minutes"; no wait is longer than the window, so cap it there.
-func tooManyLogins(retryAfter int64, period time.Duration) error {
-	minutes := (retryAfter + 59) / 60
-	return errs.TooManyLoginAttempts(min(minutes, int64((period+time.Minute-1)/time.Minute)))
 }

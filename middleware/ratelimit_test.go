@@ -29,7 +29,7 @@ type rlClock = clocktest.Clock
 func rlLimiters(t *testing.T, rates ratelimit.Rates) (*ratelimit.Limiters, *rlClock) {
 	t.Helper()
 	clk := clocktest.New(time.Unix(1_750_000_000, 0))
-	ls, err := ratelimit.NewLimiters(rates, func(string) (limiter.Store, error) {
+	ls, err := ratelimit.NewLimiters(rates, func(string) (ratelimit.Store, error) {
 		return ratelimit.NewMemoryStore(ratelimit.Clock(clk.Now)), nil
 	}, clk.Now)
 	if err != nil {
@@ -40,6 +40,13 @@ func rlLimiters(t *testing.T, rates ratelimit.Rates) (*ratelimit.Limiters, *rlCl
 }
 
 func perMinute(n int64) limiter.Rate { return limiter.Rate{Limit: n, Period: time.Minute} }
+
+// rates sets the three limiters of the API; a zero Rate is off.
+func rates(global, login, authenticated limiter.Rate, plans map[string]limiter.Rate) ratelimit.Rates {
+	return ratelimit.Rates{ByPolicy: map[string]limiter.Rate{
+		ratelimit.Global.Name: global, ratelimit.Login.Name: login, ratelimit.Authenticated.Name: authenticated,
+	}, Plans: plans}
+}
 
 // rlEngine routes like the API: the global limit on everything, the login
 // limit on /auth/login, and the user limit on /me behind a stand-in for
@@ -55,14 +62,14 @@ func rlEngine(t *testing.T, ls *ratelimit.Limiters, trustedProxies []string, log
 	}
 	ok := func(c *gin.Context) { c.Status(http.StatusOK) }
 	r.Use(Logger(log))
-	r.GET("/public/status", LimitGlobal(ls), ok)
-	r.POST("/auth/login", LimitGlobal(ls), LimitLogin(ls), ok)
+	r.GET("/public/status", Limit(ls, ratelimit.Global), ok)
+	r.POST("/auth/login", Limit(ls, ratelimit.Global), Limit(ls, ratelimit.Login), ok)
 	fakeAuth := func(c *gin.Context) {
 		if user := c.GetHeader("X-Test-User"); user != "" {
 			c.Set(callerKey, tokens.Claims{Subject: user, Role: c.GetHeader("X-Test-Role"), Plan: c.GetHeader("X-Test-Plan")})
 		}
 	}
-	r.GET("/me", fakeAuth, LimitUser(ls), ok)
+	r.GET("/me", fakeAuth, Limit(ls, ratelimit.Authenticated), ok)
 	return r
 }
 
@@ -103,7 +110,7 @@ const client = "192.0.2.1:5000"
 
 func TestLimitGlobalSetsHeadersAndAnswers429WithRetryAfter(t *testing.T) {
 	t.Parallel()
-	ls, clk := rlLimiters(t, ratelimit.Rates{Global: perMinute(3)})
+	ls, clk := rlLimiters(t, rates(perMinute(3), limiter.Rate{}, limiter.Rate{}, nil))
 	r := rlEngine(t, ls, nil, nil)
 	reset := clk.Now().Add(time.Minute)
 	for i := range 3 {
@@ -144,7 +151,7 @@ func TestLimitLoginSaysHowManyMinutesRoundedUp(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.after.String(), func(t *testing.T) {
 			t.Parallel()
-			ls, clk := rlLimiters(t, ratelimit.Rates{Global: perMinute(100), Login: limiter.Rate{Limit: 5, Period: 15 * time.Minute}})
+			ls, clk := rlLimiters(t, rates(perMinute(100), limiter.Rate{Limit: 5, Period: 15 * time.Minute}, limiter.Rate{}, nil))
 			r := rlEngine(t, ls, nil, nil)
 			reset := clk.Now().Add(15 * time.Minute)
 			for i := range 5 {
@@ -171,10 +178,7 @@ func TestLimitLoginSaysHowManyMinutesRoundedUp(t *testing.T) {
 
 func TestLimitUserAppliesPlansAndExemptsAdmins(t *testing.T) {
 	t.Parallel()
-	ls, clk := rlLimiters(t, ratelimit.Rates{
-		Authenticated: perMinute(3),
-		Plans:         map[string]limiter.Rate{"free": perMinute(2), "vip": {}},
-	})
+	ls, clk := rlLimiters(t, rates(limiter.Rate{}, limiter.Rate{}, perMinute(3), map[string]limiter.Rate{"free": perMinute(2), "vip": {}}))
 	r := rlEngine(t, ls, nil, nil)
 	reset := clk.Now().Add(time.Minute)
 	me := func(user, role, plan string) *httptest.ResponseRecorder {
@@ -229,9 +233,7 @@ func TestAStoreOutageFailsOpenExceptForLogin(t *testing.T) {
 		Addr: "127.0.0.1:1", DialTimeout: 50 * time.Millisecond, DialerRetries: 1, MaxRetries: -1,
 	})
 	t.Cleanup(func() { _ = dead.Close() })
-	ls, err := ratelimit.NewLimiters(ratelimit.Rates{
-		Global: perMinute(1), Login: perMinute(1), Authenticated: perMinute(1),
-	}, func(name string) (limiter.Store, error) {
+	ls, err := ratelimit.NewLimiters(rates(perMinute(1), perMinute(1), perMinute(1), nil), func(name string) (ratelimit.Store, error) {
 		return ratelimit.NewRedisStore(dead, ratelimit.Name(name)), nil
 	}, nil)
 	if err != nil {
@@ -284,7 +286,7 @@ func TestXForwardedForCountsOnlyFromTrustedProxies(t *testing.T) {
 	t.Parallel()
 	t.Run("no trusted proxies: a spoofed header changes nothing", func(t *testing.T) {
 		t.Parallel()
-		ls, _ := rlLimiters(t, ratelimit.Rates{Global: perMinute(1)})
+		ls, _ := rlLimiters(t, rates(perMinute(1), limiter.Rate{}, limiter.Rate{}, nil))
 		r := rlEngine(t, ls, nil, nil)
 		if w := rlDo(r, http.MethodGet, "/public/status", client, "X-Forwarded-For", "198.51.100.1"); w.Code != http.StatusOK {
 			t.Fatalf("first: %d", w.Code)
@@ -295,7 +297,7 @@ func TestXForwardedForCountsOnlyFromTrustedProxies(t *testing.T) {
 	})
 	t.Run("a trusted proxy's header names the client", func(t *testing.T) {
 		t.Parallel()
-		ls, _ := rlLimiters(t, ratelimit.Rates{Global: perMinute(1)})
+		ls, _ := rlLimiters(t, rates(perMinute(1), limiter.Rate{}, limiter.Rate{}, nil))
 		r := rlEngine(t, ls, []string{"10.0.0.0/8"}, nil)
 		proxy := "10.1.2.3:4000"
 		for _, xff := range []string{"198.51.100.1", "198.51.100.2", "203.0.113.9, 198.51.100.3"} {
@@ -311,7 +313,7 @@ func TestXForwardedForCountsOnlyFromTrustedProxies(t *testing.T) {
 
 func TestIPv6ClientsShareTheirSlash64(t *testing.T) {
 	t.Parallel()
-	ls, _ := rlLimiters(t, ratelimit.Rates{Global: perMinute(1)})
+	ls, _ := rlLimiters(t, rates(perMinute(1), limiter.Rate{}, limiter.Rate{}, nil))
 	r := rlEngine(t, ls, nil, nil)
 	steps := []struct {
 		remote string
@@ -349,16 +351,16 @@ func TestRateLimitMiddlewareWithLimitersOffPassesEverything(t *testing.T) {
 }
 
 // ctxStore fails the way a network store does when the request is cancelled.
-type ctxStore struct{ limiter.Store }
+type ctxStore struct{ ratelimit.Store }
 
-func (ctxStore) Get(ctx context.Context, _ string, _ limiter.Rate) (limiter.Context, error) {
-	return limiter.Context{}, ctx.Err()
+func (ctxStore) Take(ctx context.Context, _ string, _ int64, _ limiter.Rate) (ratelimit.Decision, error) {
+	return ratelimit.Decision{}, ctx.Err()
 }
 
 func TestAClientThatHasGoneIsNotCountedAsAnOutage(t *testing.T) {
 	t.Parallel()
-	ls, err := ratelimit.NewLimiters(ratelimit.Rates{Global: perMinute(1)},
-		func(string) (limiter.Store, error) { return ctxStore{}, nil }, nil)
+	ls, err := ratelimit.NewLimiters(rates(perMinute(1), limiter.Rate{}, limiter.Rate{}, nil),
+		func(string) (ratelimit.Store, error) { return ctxStore{}, nil }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

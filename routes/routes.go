@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"apisec/app"
+	"apisec/app/ratelimit"
 	"apisec/handlers"
 	"apisec/middleware"
 	"apisec/models"
@@ -27,8 +28,8 @@ func New(a *app.App) (http.Handler, error) {
 	r.Use(middleware.RequestID(), middleware.Logger(a.Log), middleware.Recover(), middleware.LimitBody(), middleware.NoStore())
 	limits := a.Limits
 	// Unknown routes are unauthenticated routes too: probing them costs budget.
-	r.NoRoute(middleware.LimitGlobal(limits), middleware.NotFound)
-	r.NoMethod(middleware.LimitGlobal(limits), middleware.MethodNotAllowed)
+	r.NoRoute(middleware.Limit(limits, ratelimit.Global), middleware.NotFound)
+	r.NoMethod(middleware.Limit(limits, ratelimit.Global), middleware.MethodNotAllowed)
 
 	health := &handlers.Health{Ready: a.Ready, JWKS: a.Tokens.JWKS(), Log: a.Log.Warn}
 	auth := &handlers.Auth{Accounts: a.Accounts, ExposeTokens: !a.Config.Production()}
@@ -39,20 +40,20 @@ func New(a *app.App) (http.Handler, error) {
 	get(r, "/readyz", h(health.Readyz))
 
 	// Unauthenticated routes: the global limit per client IP.
-	open := r.Group("", middleware.LimitGlobal(limits))
+	open := r.Group("", middleware.Limit(limits, ratelimit.Global))
 	get(open, "/public/status", h(health.Status))
 	get(open, "/.well-known/jwks.json", health.JWKSet)
 	open.POST("/auth/register", h(auth.Register))
 	get(open, "/auth/verify", h(auth.Verify))
 	open.POST("/auth/verify/resend", h(auth.ResendVerification))
-	open.POST("/auth/login", middleware.LimitLogin(limits), h(auth.Login))
+	open.POST("/auth/login", middleware.Limit(limits, ratelimit.Login), h(auth.Login))
 	open.POST("/auth/refresh", h(auth.Refresh))
 	open.POST("/auth/logout", h(auth.Logout))
 	open.POST("/auth/password/forgot", h(auth.ForgotPassword))
 	open.POST("/auth/password/reset", h(auth.ResetPassword))
 
 	// Signed-in routes: the per-user (or per-plan) limit after authentication.
-	signed := r.Group("", middleware.RequireAuth(a.Tokens), middleware.LimitUser(limits))
+	signed := r.Group("", middleware.RequireAuth(a.Tokens), middleware.Limit(limits, ratelimit.Authenticated))
 	get(signed, "/auth/me", h(auth.Me))
 	signed.POST("/auth/logout-all", h(auth.LogoutAll))
 	signed.POST("/auth/password/change", h(auth.ChangePassword))

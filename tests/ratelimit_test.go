@@ -717,3 +717,65 @@ func TestConcurrentRequestsNeverExceedTheRateLimit(t *testing.T) {
 		t.Fatalf("signed in: %v, want 10×200 and 30×429", got)
 	}
 }
+
+// Retry-After, X-RateLimit-Reset minus now and RateLimit's t are computed
+// from the instant the oldest admitted request leaves the window, so none
+// exceeds the window, whatever fraction of a second the requests came at.
+func TestWaitsNeverExceedTheWindowForAnyLimiterAtAnyInstant(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		limiter, setting string
+		window           time.Duration
+		send             func(e *env) response
+	}{
+		{"global", "RATE_LIMIT_GLOBAL", time.Minute, func(e *env) response { return e.do("GET", "/public/status", nil) }},
+		{"login", "RATE_LIMIT_LOGIN", 15 * time.Minute, func(e *env) response {
+			return e.do("POST", "/auth/login", map[string]string{"email": "nobody@example.test", "password": rlPassword})
+		}},
+		{"authenticated", "RATE_LIMIT_AUTHENTICATED", time.Minute, nil},
+	} {
+		t.Run(c.limiter, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, map[string]string{c.setting: "2/" + c.window.String()})
+			if c.send == nil {
+				tok := rlSignIn(t, e, "viewer", "")
+				c.send = func(e *env) response { return e.do("GET", "/projects", nil, bearer(tok)...) }
+			}
+			e.Clock.Advance(700 * time.Millisecond) // off the whole second
+			first := e.Clock.Now()
+			c.send(e)
+			e.Clock.Advance(400 * time.Millisecond)
+			c.send(e)
+			windowS := int64(c.window / time.Second)
+			for _, at := range []time.Duration{0, 300 * time.Millisecond, c.window / 2, c.window - time.Second, c.window - time.Millisecond} {
+				rlAdvanceTo(t, e, first.Add(max(at, 400*time.Millisecond)))
+				now := e.Clock.Now()
+				r := c.send(e)
+				if r.Status != http.StatusTooManyRequests {
+					t.Fatalf("%s after the first: status %d, want 429", at, r.Status)
+				}
+				wait := first.Add(c.window).Sub(now)
+				wantRetry := int64((wait + time.Second - 1) / time.Second)
+				if got := rlHeaderInt(t, r, "Retry-After"); got != wantRetry || got > windowS {
+					t.Fatalf("%s after the first: Retry-After %d, want %d (window %ds)", at, got, wantRetry, windowS)
+				}
+				reset := time.Unix(rlHeaderInt(t, r, "X-RateLimit-Reset"), 0)
+				if d := reset.Sub(now); d > c.window || reset.Unix() != first.Add(c.window).Unix() {
+					t.Fatalf("%s after the first: X-RateLimit-Reset is now+%s, want the second of %s", at, d, first.Add(c.window))
+				}
+				name := strconv.Quote(c.limiter)
+				if got, want := r.Header.Get("RateLimit-Policy"), name+";q=2;w="+strconv.FormatInt(windowS, 10); got != want {
+					t.Fatalf("RateLimit-Policy %q, want %q", got, want)
+				}
+				if got, want := r.Header.Get("RateLimit"), name+";r=0;t="+strconv.FormatInt(wantRetry, 10); got != want {
+					t.Fatalf("RateLimit %q, want %q", got, want)
+				}
+			}
+			// The instant the first leaves the window, a slot is free.
+			rlAdvanceTo(t, e, first.Add(c.window))
+			if r := c.send(e); r.Status == http.StatusTooManyRequests {
+				t.Fatalf("at the end of the window: 429, Retry-After %s", r.Header.Get("Retry-After"))
+			}
+		})
+	}
+}

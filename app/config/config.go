@@ -127,12 +127,7 @@ func Load(getenv func(string) string) (*Config, error) {
 			Password: p.str("SMTP_PASSWORD", ""),
 			From:     p.str("SMTP_FROM", "no-reply@localhost"),
 		},
-		Rates: ratelimit.Rates{
-			Global:        p.rate("RATE_LIMIT_GLOBAL", "100/1m"),
-			Login:         p.rate("RATE_LIMIT_LOGIN", "5/15m"),
-			Authenticated: p.rate("RATE_LIMIT_AUTHENTICATED", "300/1m"),
-			Plans:         p.plans("PLAN_RATE_LIMITS"),
-		},
+		Rates:     p.rates(),
 		LogLevel:  p.logLevel("LOG_LEVEL"),
 		PprofAddr: p.str("PPROF_ADDR", ""),
 	}
@@ -274,6 +269,15 @@ func (p *parser) rate(name, def string) limiter.Rate {
 	}
 	if err != nil || off {
 		return limiter.Rate{}
+	}
+	return r
+}
+
+// rates reads every limiter's setting, from the one list of policies.
+func (p *parser) rates() ratelimit.Rates {
+	r := ratelimit.Rates{ByPolicy: make(map[string]limiter.Rate, len(ratelimit.Policies)), Plans: p.plans("PLAN_RATE_LIMITS")}
+	for _, pol := range ratelimit.Policies {
+		r.ByPolicy[pol.Name] = p.rate(pol.Setting, pol.Default)
 	}
 	return r
 }

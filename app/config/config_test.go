@@ -29,8 +29,8 @@ func TestDefaultsMatchTheContract(t *testing.T) {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	r := c.Rates
-	if r.Global.Limit != 100 || r.Global.Period != time.Minute || r.Login.Limit != 5 || r.Login.Period != 15*time.Minute ||
-		r.Authenticated.Limit != 300 || r.Authenticated.Period != time.Minute {
+	if r.ByPolicy["global"].Limit != 100 || r.ByPolicy["global"].Period != time.Minute || r.ByPolicy["login"].Limit != 5 || r.ByPolicy["login"].Period != 15*time.Minute ||
+		r.ByPolicy["authenticated"].Limit != 300 || r.ByPolicy["authenticated"].Period != time.Minute {
 		t.Fatalf("unexpected rates: %+v", r)
 	}
 }
@@ -92,8 +92,8 @@ func TestOffDisablesALimiter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Rates.Login.Limit != 0 {
-		t.Fatalf("login limit %+v, want off", c.Rates.Login)
+	if c.Rates.ByPolicy["login"].Limit != 0 {
+		t.Fatalf("login limit %+v, want off", c.Rates.ByPolicy["login"])
 	}
 	if c.Rates.Plans["paid"].Limit != 600 || c.Rates.Plans["free"].Limit != 60 {
 		t.Fatalf("plans %+v", c.Rates.Plans)

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,48 +10,124 @@ import (
 
 	"github.com/ulule/limiter/v3"
 
+	"apisec/app/errs"
 	"apisec/models"
 )
 
-// Rates are the parsed settings; a zero Rate (Limit 0) means off.
-type Rates struct {
-	Global        limiter.Rate            // RATE_LIMIT_GLOBAL, by client IP
-	Login         limiter.Rate            // RATE_LIMIT_LOGIN, by client IP
-	Authenticated limiter.Rate            // RATE_LIMIT_AUTHENTICATED, by user id
-	Plans         map[string]limiter.Rate // PLAN_RATE_LIMITS, by user id
+// Store is an exact sliding-log store: ulule's limiter.Store, plus Take,
+// which also tells the exact instant a slot frees. RedisStore and
+// MemoryStore are the two.
+type Store interface {
+	limiter.Store
+	// Take admits count requests for key at once, or none; count 0 peeks.
+	Take(ctx context.Context, key string, count int64, rate limiter.Rate) (Decision, error)
 }
 
-// StoreFactory returns the store for the named limiter: "global", "login",
-// "authenticated" or "plan:<plan>". For Redis, pass the name on with the
-// Name option: it is the <limiter> part of the keys.
-type StoreFactory func(name string) (limiter.Store, error)
+// Policy is one limiter of the API, described as data: adding a limiter is
+// a Policy in Policies and a route line that applies it.
+type Policy struct {
+	Name    string // the <limiter> of its Redis keys, headers, logs and metrics
+	Setting string // the variable holding its N/DURATION rate, or off
+	Default string
+	Key     KeyFunc // whose budget a request spends
+	// PerPlan lets PLAN_RATE_LIMITS override the rate by the caller's plan.
+	PerPlan bool
+	// FailClosed refuses requests (503) while the store is unreachable,
+	// for limiters that must never silently switch off.
+	FailClosed bool
+	// Refuse is the error of a request refused for wait (at most the window).
+	Refuse func(wait time.Duration) error
+}
 
-// Limiters are the contract's rate limiters. A nil limiter is off.
+// The API's limiters.
+var (
+	Global = &Policy{Name: "global", Setting: "RATE_LIMIT_GLOBAL", Default: "100/1m",
+		Key: ByClientIP, Refuse: TooManyRequests}
+	Login = &Policy{Name: "login", Setting: "RATE_LIMIT_LOGIN", Default: "5/15m",
+		Key: ByClientIP, FailClosed: true, Refuse: TooManyLoginAttempts}
+	Authenticated = &Policy{Name: "authenticated", Setting: "RATE_LIMIT_AUTHENTICATED", Default: "300/1m",
+		Key: ByUser, PerPlan: true, Refuse: TooManyRequests}
+)
+
+// Policies lists every limiter: config reads each one's setting and
+// NewLimiters builds each one that is not off.
+var Policies = []*Policy{Global, Login, Authenticated}
+
+// Subject is what a key function may key on.
+type Subject struct {
+	ClientIP string // as the router's trusted proxies resolve it
+	UserID   string // empty unless signed in
+	Role     string
+	Plan     string
+}
+
+// KeyFunc returns the key whose budget a request spends; ok false means the
+// request is not limited (no caller, an exempt role).
+type KeyFunc func(Subject) (key string, ok bool)
+
+// ByClientIP keys on the client IP, IPv6 by its /64 (see ClientKey).
+func ByClientIP(s Subject) (string, bool) { return ClientKey(s.ClientIP), true }
+
+// ByUser keys on the signed-in user; admins are not limited.
+func ByUser(s Subject) (string, bool) {
+	return s.UserID, s.UserID != "" && s.Role != models.RoleAdmin
+}
+
+// TooManyRequests is the contract's plain 429.
+func TooManyRequests(time.Duration) error { return errs.ErrTooManyRequests }
+
+// TooManyLoginAttempts names the wait in whole minutes, rounded up.
+func TooManyLoginAttempts(wait time.Duration) error {
+	return errs.TooManyLoginAttempts(int64((wait + time.Minute - 1) / time.Minute))
+}
+
+// Rates are the parsed settings by policy name, plus PLAN_RATE_LIMITS; a
+// missing or zero Rate is off.
+type Rates struct {
+	ByPolicy map[string]limiter.Rate
+	Plans    map[string]limiter.Rate // a listed plan with a zero Rate is not limited
+}
+
+// StoreFactory returns the store for the named limiter ("global",
+// "plan:<plan>", ...). For Redis, pass the name on with the Name option: it
+// is the <limiter> part of the keys.
+type StoreFactory func(name string) (Store, error)
+
+// Limiters are the API's limiters that are on.
 type Limiters struct {
-	Global        *limiter.Limiter
-	Login         *limiter.Limiter
-	Authenticated *limiter.Limiter
-	Plans         map[string]*limiter.Limiter // a listed plan set to off maps to nil
-
-	// Clock is what the middleware measures Retry-After with; it should be
-	// the stores' clock. Nil means time.Now.
+	byPolicy map[*Policy]*Limiter
+	// Clock is what waits are measured against; it should be the stores'
+	// clock. Nil means time.Now.
 	Clock func() time.Time
-
 	// FailedOpen counts requests let through because a store failed.
 	FailedOpen atomic.Int64
-
-	closers []io.Closer
+	closers    []io.Closer
 }
 
-// NewLimiters builds a limiter for every rate that is not off, each on its
-// own store from newStore; now (nil for time.Now) becomes Clock. Close the
-// result to stop in-process stores.
-func NewLimiters(rates Rates, newStore StoreFactory, now func() time.Time) (*Limiters, error) {
-	l := &Limiters{Clock: now, Plans: make(map[string]*limiter.Limiter, len(rates.Plans))}
-	build := func(name string, rate limiter.Rate) (*limiter.Limiter, error) {
-		if rate.Limit == 0 {
-			return nil, nil
+// Limiter applies one policy.
+type Limiter struct {
+	Policy *Policy
+	base   *bucket            // nil: off, except for listed plans
+	plans  map[string]*bucket // nil bucket: a plan that is off
+}
+
+type bucket struct {
+	name  string
+	rate  limiter.Rate
+	store Store
+}
+
+// NewLimiters builds a limiter for every policy whose rate is on, each on
+// its own store from newStore; now (nil for time.Now) becomes Clock. Close
+// the result to stop in-process stores.
+func NewLimiters(rates Rates, newStore StoreFactory, now func() time.Time) (_ *Limiters, err error) {
+	ls := &Limiters{byPolicy: make(map[*Policy]*Limiter), Clock: now}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, ls.Close())
 		}
+	}()
+	build := func(name string, rate limiter.Rate) (*bucket, error) {
 		if err := checkRate(rate); err != nil {
 			return nil, fmt.Errorf("limiter %s: %w", name, err)
 		}
@@ -59,55 +136,101 @@ func NewLimiters(rates Rates, newStore StoreFactory, now func() time.Time) (*Lim
 			return nil, fmt.Errorf("limiter %s: store: %w", name, err)
 		}
 		if c, ok := store.(io.Closer); ok {
-			l.closers = append(l.closers, c)
+			ls.closers = append(ls.closers, c)
 		}
-		return limiter.New(store, rate), nil
+		return &bucket{name: name, rate: rate, store: store}, nil
 	}
-	var err error
-	if l.Global, err = build("global", rates.Global); err != nil {
-		return nil, errors.Join(err, l.Close())
-	}
-	if l.Login, err = build("login", rates.Login); err != nil {
-		return nil, errors.Join(err, l.Close())
-	}
-	if l.Authenticated, err = build("authenticated", rates.Authenticated); err != nil {
-		return nil, errors.Join(err, l.Close())
-	}
-	for plan, rate := range rates.Plans {
-		if l.Plans[plan], err = build("plan:"+plan, rate); err != nil {
-			return nil, errors.Join(err, l.Close())
+	for _, p := range Policies {
+		l := &Limiter{Policy: p}
+		if rate := rates.ByPolicy[p.Name]; rate.Limit != 0 {
+			if l.base, err = build(p.Name, rate); err != nil {
+				return nil, err
+			}
+		}
+		if p.PerPlan {
+			// A listed plan keeps its own rate even with the policy's off.
+			l.plans = make(map[string]*bucket, len(rates.Plans))
+			for plan, rate := range rates.Plans {
+				if rate.Limit == 0 {
+					l.plans[plan] = nil
+				} else if l.plans[plan], err = build("plan:"+plan, rate); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if l.base != nil || len(l.plans) > 0 {
+			ls.byPolicy[p] = l
 		}
 	}
-	return l, nil
+	return ls, nil
 }
 
-// ForUser returns the limiter for a signed-in caller: nil for admins, the
-// plan's limiter when the plan is listed (nil if that plan is off), else
-// Authenticated.
-func (l *Limiters) ForUser(role, plan string) *limiter.Limiter {
-	if l == nil || role == models.RoleAdmin { // the contract exempts admins
+// Of returns p's limiter, or nil when p is off.
+func (ls *Limiters) Of(p *Policy) *Limiter {
+	if ls == nil {
 		return nil
 	}
-	if pl, ok := l.Plans[plan]; ok {
-		return pl
-	}
-	return l.Authenticated
+	return ls.byPolicy[p]
 }
 
 // Now reads Clock.
-func (l *Limiters) Now() time.Time {
-	if l == nil || l.Clock == nil {
+func (ls *Limiters) Now() time.Time {
+	if ls == nil || ls.Clock == nil {
 		return time.Now()
 	}
-	return l.Clock()
+	return ls.Clock()
 }
 
 // Close releases the stores that need it (memory stores' sweepers).
-func (l *Limiters) Close() error {
+func (ls *Limiters) Close() error {
 	var errs []error
-	for _, c := range l.closers {
+	for _, c := range ls.closers {
 		errs = append(errs, c.Close())
 	}
-	l.closers = nil
+	ls.closers = nil
 	return errors.Join(errs...)
+}
+
+// Result is one decision of one limiter, with what the answer needs.
+type Result struct {
+	Decision
+	Name   string        // the bucket decided on: the policy's name, or plan:<plan>
+	Window time.Duration // its window
+}
+
+// Take spends count slots (0: peek) of s's budget. ok is false when s is
+// not limited by this policy.
+func (l *Limiter) Take(ctx context.Context, s Subject, count int64) (res Result, ok bool, err error) {
+	key, ok := l.Policy.Key(s)
+	if !ok {
+		return Result{}, false, nil
+	}
+	b := l.base
+	if pb, listed := l.plans[s.Plan]; listed {
+		b = pb
+	}
+	if b == nil {
+		return Result{}, false, nil
+	}
+	d, err := b.store.Take(ctx, key, count, b.rate)
+	return Result{Decision: d, Name: b.name, Window: b.rate.Period}, true, err
+}
+
+// Wait is the time from now until a slot frees, never more than the window
+// (a store's clock a little ahead of now cannot push it past).
+func (r Result) Wait(now time.Time) time.Duration {
+	return min(max(r.ResetAt.Sub(now), 0), r.Window)
+}
+
+// WaitSeconds is Wait in whole seconds, rounded up: a client that waits that
+// long finds a slot. For a whole-second window it never exceeds the window.
+func (r Result) WaitSeconds(now time.Time) int64 {
+	return int64((r.Wait(now) + time.Second - 1) / time.Second)
+}
+
+// ResetUnix is the X-RateLimit-Reset value: the Unix second in which the
+// next slot frees. It is rounded down, so that it minus now never exceeds
+// the window; WaitSeconds is the safe wait.
+func (r Result) ResetUnix(now time.Time) int64 {
+	return now.Add(r.Wait(now)).Unix()
 }

@@ -67,19 +67,22 @@ func (s *MemoryStore) Close() error {
 }
 
 // Get admits one request for key if the window has room.
-func (s *MemoryStore) Get(_ context.Context, key string, rate limiter.Rate) (limiter.Context, error) {
-	return s.take(key, 1, rate)
+func (s *MemoryStore) Get(ctx context.Context, key string, rate limiter.Rate) (limiter.Context, error) {
+	d, err := s.Take(ctx, key, 1, rate)
+	return d.context(), err
 }
 
 // Increment admits count requests for key at once, or none of them.
-func (s *MemoryStore) Increment(_ context.Context, key string, count int64, rate limiter.Rate) (limiter.Context, error) {
-	return s.take(key, count, rate)
+func (s *MemoryStore) Increment(ctx context.Context, key string, count int64, rate limiter.Rate) (limiter.Context, error) {
+	d, err := s.Take(ctx, key, count, rate)
+	return d.context(), err
 }
 
 // Peek reports the state of key without admitting anything; Reached tells
 // whether the next request would be refused.
-func (s *MemoryStore) Peek(_ context.Context, key string, rate limiter.Rate) (limiter.Context, error) {
-	return s.take(key, 0, rate)
+func (s *MemoryStore) Peek(ctx context.Context, key string, rate limiter.Rate) (limiter.Context, error) {
+	d, err := s.Take(ctx, key, 0, rate)
+	return d.context(), err
 }
 
 // Reset forgets key's history.
@@ -95,15 +98,17 @@ func (s *MemoryStore) Reset(_ context.Context, key string, rate limiter.Rate) (l
 		s.keys.Add(-1)
 	}
 	sh.mu.Unlock()
-	return decision(rate, 0, s.at(now+int64(rate.Period)), false), nil
+	return decision(rate, 0, s.at(now+int64(rate.Period)), false).context(), nil
 }
 
 // Len returns the number of keys held, expired or not.
 func (s *MemoryStore) Len() int { return int(s.keys.Load()) }
 
-func (s *MemoryStore) take(key string, count int64, rate limiter.Rate) (limiter.Context, error) {
+// Take admits count requests for key at once, or none of them; count 0
+// only peeks.
+func (s *MemoryStore) Take(_ context.Context, key string, count int64, rate limiter.Rate) (Decision, error) {
 	if err := checkRate(rate); err != nil {
-		return limiter.Context{}, err
+		return Decision{}, err
 	}
 	now, period := s.since(), int64(rate.Period)
 	sh := s.shard(key)
@@ -121,7 +126,7 @@ func (s *MemoryStore) take(key string, count int64, rate limiter.Rate) (limiter.
 	if admit {
 		if w == nil {
 			if !s.reserveKey(sh, now) {
-				return limiter.Context{}, ErrStoreFull
+				return Decision{}, ErrStoreFull
 			}
 			w = &window{}
 			sh.keys[key] = w

@@ -66,25 +66,28 @@ func checkRate(rate limiter.Rate) error {
 	return nil
 }
 
-// decision turns the state of one key after a decision into ulule's context.
-// n is the number of admitted entries in the window after the decision,
-// resetAt is when the oldest of them leaves it (now+period when there are
-// none), and reached tells whether the request was refused.
-func decision(rate limiter.Rate, n int64, resetAt time.Time, reached bool) limiter.Context {
-	return limiter.Context{
-		Limit:     rate.Limit,
-		Remaining: max(rate.Limit-n, 0),
-		Reset:     ceilUnix(resetAt),
-		Reached:   reached,
-	}
+// Decision is the state of one key after a decision, with the exact
+// instant a slot frees: the headers are computed from it, so no rounding
+// step can push a wait past the window.
+type Decision struct {
+	Limit     int64
+	Remaining int64
+	ResetAt   time.Time // when the oldest admitted request leaves the window; now+window when there is none
+	Reached   bool      // the request was refused (for a peek: the next one would be)
 }
 
-// ceilUnix is t in Unix seconds, rounded up so a client that waits until
-// then always finds a free slot.
-func ceilUnix(t time.Time) int64 {
-	s := t.Unix()
-	if t.Nanosecond() > 0 {
+// decision builds a Decision from the state of one key: n admitted entries
+// in the window after the decision.
+func decision(rate limiter.Rate, n int64, resetAt time.Time, reached bool) Decision {
+	return Decision{Limit: rate.Limit, Remaining: max(rate.Limit-n, 0), ResetAt: resetAt, Reached: reached}
+}
+
+// context is d as ulule's limiter.Context, whose Reset is whole seconds,
+// rounded up so a client that waits until then always finds a free slot.
+func (d Decision) context() limiter.Context {
+	s := d.ResetAt.Unix()
+	if d.ResetAt.Nanosecond() > 0 {
 		s++
 	}
-	return s
+	return limiter.Context{Limit: d.Limit, Remaining: d.Remaining, Reset: s, Reached: d.Reached}
 }

@@ -97,18 +97,21 @@ func (s *RedisStore) Key(key string) string { return s.prefix + key + "}" }
 
 // Get admits one request for key if the window has room.
 func (s *RedisStore) Get(ctx context.Context, key string, rate limiter.Rate) (limiter.Context, error) {
-	return s.take(ctx, key, 1, rate)
+	d, err := s.Take(ctx, key, 1, rate)
+	return d.context(), err
 }
 
 // Increment admits count requests for key at once, or none of them.
 func (s *RedisStore) Increment(ctx context.Context, key string, count int64, rate limiter.Rate) (limiter.Context, error) {
-	return s.take(ctx, key, count, rate)
+	d, err := s.Take(ctx, key, count, rate)
+	return d.context(), err
 }
 
 // Peek reports the state of key without admitting anything; Reached tells
 // whether the next request would be refused.
 func (s *RedisStore) Peek(ctx context.Context, key string, rate limiter.Rate) (limiter.Context, error) {
-	return s.take(ctx, key, 0, rate)
+	d, err := s.Take(ctx, key, 0, rate)
+	return d.context(), err
 }
 
 // Reset forgets key's history.
@@ -119,17 +122,19 @@ func (s *RedisStore) Reset(ctx context.Context, key string, rate limiter.Rate) (
 	if err := s.client.Del(ctx, s.Key(key)).Err(); err != nil {
 		return limiter.Context{}, fmt.Errorf("ratelimit: reset %s: %w", s.Key(key), err)
 	}
-	return decision(rate, 0, s.now().Add(rate.Period), false), nil
+	return decision(rate, 0, s.now().Add(rate.Period), false).context(), nil
 }
 
-func (s *RedisStore) take(ctx context.Context, key string, count int64, rate limiter.Rate) (limiter.Context, error) {
+// Take admits count requests for key at once, or none of them; count 0
+// only peeks. One round trip.
+func (s *RedisStore) Take(ctx context.Context, key string, count int64, rate limiter.Rate) (Decision, error) {
 	if err := checkRate(rate); err != nil {
-		return limiter.Context{}, err
+		return Decision{}, err
 	}
 	count = max(count, 0)
 	window := rate.Period.Microseconds()
 	if window < 1 {
-		return limiter.Context{}, fmt.Errorf("ratelimit: period %s is below a microsecond", rate.Period)
+		return Decision{}, fmt.Errorf("ratelimit: period %s is below a microsecond", rate.Period)
 	}
 	ttl := (window + 999) / 1000
 	member := s.id + strconv.FormatUint(s.seq.Add(1), 36)
@@ -137,10 +142,10 @@ func (s *RedisStore) take(ctx context.Context, key string, count int64, rate lim
 	res, err := slidingLog.Run(ctx, s.client, []string{s.Key(key)},
 		now, now-window, rate.Limit, count, member, ttl).Int64Slice()
 	if err != nil {
-		return limiter.Context{}, fmt.Errorf("ratelimit: decide %s: %w", s.Key(key), err)
+		return Decision{}, fmt.Errorf("ratelimit: decide %s: %w", s.Key(key), err)
 	}
 	if len(res) != 3 {
-		return limiter.Context{}, fmt.Errorf("ratelimit: decide %s: unexpected reply %v", s.Key(key), res)
+		return Decision{}, fmt.Errorf("ratelimit: decide %s: unexpected reply %v", s.Key(key), res)
 	}
 	admitted, n, oldest := res[0] == 1, res[1], res[2]
 	reached := !admitted

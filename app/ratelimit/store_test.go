@@ -313,6 +313,14 @@ type want struct {
 	reset     time.Time
 }
 
+// ceilUnix is ulule's Reset for an instant: whole seconds, rounded up.
+func ceilUnix(t time.Time) int64 {
+	if t.Nanosecond() > 0 {
+		return t.Unix() + 1
+	}
+	return t.Unix()
+}
+
 func (w want) equal(o want) bool {
 	if w.remaining == -1 || o.remaining == -1 {
 		return w.reached == o.reached
