@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"apisec/app/errs"
+	"apisec/app/ratelimit"
 	"apisec/app/tokens"
 	"apisec/models"
 )
@@ -18,31 +19,65 @@ const callerKey = "apisec.caller"
 // token and stores its claims for CallerFrom. A missing or malformed header
 // is "Authentication required"; a bad token is "Token expired" or "Invalid
 // token", as ts.Verify says.
-func RequireAuth(ts *tokens.Service) gin.HandlerFunc {
+//
+// A request that fails takes a slot of policy pays (the client IP's global
+// budget); once that is spent, tokens not already in the verified cache get
+// pays' 429 before any signature check, so a flood of forged tokens costs a
+// peek, not an RSA verification each. Valid tokens are never charged.
+func RequireAuth(ts *tokens.Service, ls *ratelimit.Limiters, pays *ratelimit.Policy) gin.HandlerFunc {
 	if ts == nil {
 		panic("middleware.RequireAuth: nil token service")
 	}
+	charge := ls.Of(pays)
 	return func(c *gin.Context) {
-		// More than one Authorization header is ambiguous: proxies and
-		// frameworks disagree on which one counts, so none does.
-		values := c.Request.Header.Values("Authorization")
-		if len(values) != 1 {
-			Abort(c, errs.ErrAuthRequired)
-			return
+		raw, ok := bearerToken(c)
+		if ok {
+			if claims, hit := ts.Cached(raw); hit {
+				c.Set(callerKey, claims)
+				return
+			}
 		}
-		raw, ok := tokens.ParseBearer(values[0])
-		if !ok {
-			Abort(c, errs.ErrAuthRequired)
-			return
+		var s ratelimit.Subject
+		if charge != nil {
+			s = subjectOf(c)
+			if res, limited, err := charge.Take(c.Request.Context(), s, 0); err == nil && limited && res.Reached {
+				answer(c, ls, pays, res)
+				return
+			}
 		}
-		claims, err := ts.Verify(raw)
-		if err != nil {
-			Abort(c, err) // errs.ErrTokenExpired or errs.ErrInvalidToken
-			return
+		var err error = errs.ErrAuthRequired
+		if ok {
+			var claims tokens.Claims
+			if claims, err = ts.Verify(raw); err == nil {
+				c.Set(callerKey, claims)
+				return
+			}
 		}
-		c.Set(callerKey, claims)
-		c.Next()
+		if charge != nil {
+			res, limited, terr := charge.Take(c.Request.Context(), s, 1)
+			switch {
+			case terr != nil:
+				storeFailed(c, ls, pays, terr)
+			case limited:
+				answer(c, ls, pays, res)
+			}
+			if c.IsAborted() {
+				return
+			}
+		}
+		Abort(c, err) // errs.ErrAuthRequired, ErrTokenExpired or ErrInvalidToken
 	}
+}
+
+// bearerToken is the request's one Bearer token. More than one
+// Authorization header is ambiguous: proxies and frameworks disagree on
+// which one counts, so none does.
+func bearerToken(c *gin.Context) (string, bool) {
+	values := c.Request.Header.Values("Authorization")
+	if len(values) != 1 {
+		return "", false
+	}
+	return tokens.ParseBearer(values[0])
 }
 
 // CallerFrom returns the claims RequireAuth verified for this request.

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ulule/limiter/v3"
 
 	"apisec/app/clocktest"
+	"apisec/app/ratelimit"
 	"apisec/app/tokens"
 	"apisec/middleware"
 	"apisec/models"
@@ -71,9 +73,9 @@ func newAuthEngine(ts *tokens.Service) *gin.Engine {
 		}
 		c.JSON(http.StatusOK, gin.H{"sub": caller.Subject, "role": caller.Role})
 	}
-	r.GET("/me", middleware.RequireAuth(ts), me)
-	r.GET("/editors", middleware.RequireAuth(ts), middleware.RequireRole(models.RoleEditor, models.RoleAdmin), me)
-	r.GET("/admin", middleware.RequireAuth(ts), middleware.RequireRole(models.RoleAdmin), me)
+	r.GET("/me", middleware.RequireAuth(ts, nil, nil), me)
+	r.GET("/editors", middleware.RequireAuth(ts, nil, nil), middleware.RequireRole(models.RoleEditor, models.RoleAdmin), me)
+	r.GET("/admin", middleware.RequireAuth(ts, nil, nil), middleware.RequireRole(models.RoleAdmin), me)
 	r.GET("/unauthenticated-admin", middleware.RequireRole(models.RoleAdmin), me)
 	return r
 }
@@ -251,6 +253,39 @@ func BenchmarkRequireAuth(b *testing.B) {
 				w := httptest.NewRecorder()
 				r.ServeHTTP(w, req)
 				if w.Code != http.StatusOK {
+					b.Fatal(w.Code, w.Body)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkForgedTokenFlood is one IP sending tokens with a real kid and a
+// wrong signature: with no charge each costs an RSA verification; past the
+// IP's global budget each costs a peek at the limiter.
+func BenchmarkForgedTokenFlood(b *testing.B) {
+	ts, _ := newAuthService(b, 0)
+	tok := issue(b, ts, models.RoleViewer)
+	forged := "Bearer " + tok[:len(tok)-4] + "AAAA"
+	for _, bc := range []struct {
+		name string
+		rate limiter.Rate
+		want int
+	}{{"uncharged", limiter.Rate{}, http.StatusUnauthorized}, {"past-budget", limiter.Rate{Limit: 1, Period: time.Minute}, http.StatusTooManyRequests}} {
+		b.Run(bc.name, func(b *testing.B) {
+			rates := ratelimit.Rates{ByPolicy: map[string]limiter.Rate{ratelimit.Global.Name: bc.rate}}
+			ls, err := ratelimit.NewLimiters(rates,
+				func(string) (ratelimit.Store, error) { return ratelimit.NewMemoryStore(), nil }, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = ls.Close() })
+			r := gin.New()
+			r.GET("/me", middleware.RequireAuth(ts, ls, ratelimit.Global), func(c *gin.Context) { c.Status(http.StatusOK) })
+			serve(r, "/me", forged) // spends the one slot
+			b.ReportAllocs()
+			for b.Loop() {
+				if w := serve(r, "/me", forged); w.Code != bc.want {
 					b.Fatal(w.Code, w.Body)
 				}
 			}

@@ -52,8 +52,9 @@ func New(a *app.App) (http.Handler, error) {
 	open.POST("/auth/password/forgot", h(auth.ForgotPassword))
 	open.POST("/auth/password/reset", h(auth.ResetPassword))
 
-	// Signed-in routes: the per-user (or per-plan) limit after authentication.
-	signed := r.Group("", middleware.RequireAuth(a.Tokens), middleware.Limit(limits, ratelimit.Authenticated))
+	// Signed-in routes: the per-user (or per-plan) limit after authentication;
+	// failed authentication is charged to the IP's global budget.
+	signed := r.Group("", middleware.RequireAuth(a.Tokens, limits, ratelimit.Global), middleware.Limit(limits, ratelimit.Authenticated))
 	get(signed, "/auth/me", h(auth.Me))
 	signed.POST("/auth/logout-all", h(auth.LogoutAll))
 	signed.POST("/auth/password/change", h(auth.ChangePassword))

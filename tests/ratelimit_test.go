@@ -610,8 +610,11 @@ func TestRateLimitedAnswersAreTheContractsJSON(t *testing.T) {
 			return e.do("POST", "/auth/login", login, "X-Forwarded-For", "2.2.2.2"), rlLoginRefused
 		}},
 		{"authenticated", func() (response, string) {
-			expect(t, e.do("GET", "/auth/me", nil, bearer(tok)...), http.StatusOK, "")
-			return e.do("GET", "/auth/me", nil, bearer(tok)...), "Too many requests"
+			// From an IP whose global budget is not spent: a token never
+			// verified before would get that limiter's 429.
+			h := append(bearer(tok), "X-Forwarded-For", "1.1.1.1")
+			expect(t, e.do("GET", "/auth/me", nil, h...), http.StatusOK, "")
+			return e.do("GET", "/auth/me", nil, h...), "Too many requests"
 		}},
 	}
 	for _, tc := range refusals {
@@ -708,13 +711,15 @@ func TestConcurrentRequestsNeverExceedTheRateLimit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, map[string]string{"RATE_LIMIT_GLOBAL": "10/1m", "RATE_LIMIT_AUTHENTICATED": "10/1m"})
 	tok := rlSignIn(t, e, "viewer", "") // takes one global slot
-	got := rlStatuses(t, e, 40, "GET", "/public/status")
-	if got[http.StatusOK] != 9 || got[http.StatusTooManyRequests] != 31 {
-		t.Fatalf("public: %v, want 9×200 and 31×429", got)
-	}
-	got = rlStatuses(t, e, 40, "GET", "/projects", bearer(tok)...)
+	// Signed in first: past the IP's global budget a token not verified
+	// before is refused without a check.
+	got := rlStatuses(t, e, 40, "GET", "/projects", bearer(tok)...)
 	if got[http.StatusOK] != 10 || got[http.StatusTooManyRequests] != 30 {
 		t.Fatalf("signed in: %v, want 10×200 and 30×429", got)
+	}
+	got = rlStatuses(t, e, 40, "GET", "/public/status")
+	if got[http.StatusOK] != 9 || got[http.StatusTooManyRequests] != 31 {
+		t.Fatalf("public: %v, want 9×200 and 31×429", got)
 	}
 }
 
@@ -778,4 +783,43 @@ func TestWaitsNeverExceedTheWindowForAnyLimiterAtAnyInstant(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A request to a signed-in route that fails authentication takes a slot of
+// its IP's global budget; past it, tokens not verified before get 429 with
+// no signature check, while valid tokens are never charged.
+func TestBadTokensArePaidFromTheGlobalBudget(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, map[string]string{"RATE_LIMIT_GLOBAL": "4/1m"})
+	u := rlCreateUser(t, e, "viewer", "")
+	seen, _, err := e.App.Tokens.Issue(u.ID, u.Role, u.Plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unseen, _, err := e.App.Tokens.Issue(u.ID, u.Role, u.Plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		expect(t, e.do("GET", "/auth/me", nil, bearer(seen)...), http.StatusOK, "")
+	}
+	forged := seen[:len(seen)-4] + "AAAA" // a real kid, a wrong signature
+	bad := [][]string{bearer(forged), bearer("garbage"), nil, {"Authorization", "Basic eDp5"}}
+	wants := []string{"Invalid token", "Invalid token", "Authentication required", "Authentication required"}
+	for i, h := range bad {
+		r := e.do("GET", "/auth/me", nil, h...)
+		expect(t, r, http.StatusUnauthorized, wants[i])
+		rlExpectLimit(t, r, 4, int64(3-i)) // the valid requests took nothing
+	}
+	for _, h := range append(bad, bearer(unseen)) {
+		rlExpect429(t, e.do("GET", "/auth/me", nil, h...), "Too many requests", 60)
+	}
+	// The budget is the one unauthenticated routes spend.
+	rlExpect429(t, e.do("GET", "/public/status", nil), "Too many requests", 60)
+	// A token verified before still works.
+	expect(t, e.do("GET", "/projects", nil, bearer(seen)...), http.StatusOK, "")
+
+	e.Clock.Advance(time.Minute)
+	expect(t, e.do("GET", "/auth/me", nil, bearer(unseen)...), http.StatusOK, "")
+	expect(t, e.do("GET", "/auth/me", nil, bearer(forged)...), http.StatusUnauthorized, "Invalid token")
 }

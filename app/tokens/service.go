@@ -206,12 +206,9 @@ func (s *Service) Verify(token string) (Claims, error) {
 	if token == "" || len(token) > MaxTokenLen {
 		return Claims{}, errs.ErrInvalidToken
 	}
-	var key cacheKey
-	if s.cache != nil {
-		key = sha256.Sum256([]byte(token))
-		if c, ok := s.cache.get(key, s.clock()); ok {
-			return c, nil
-		}
+	key, c, ok := s.cached(token)
+	if ok {
+		return c, nil
 	}
 	var ac accessClaims
 	if _, err := s.parser.ParseWithClaims(token, &ac, s.keyFor); err != nil {
@@ -223,7 +220,7 @@ func (s *Service) Verify(token string) (Claims, error) {
 	if !s.clock().Before(ac.ExpiresAt.Time) { // exact: the parser allowed the skew on exp too
 		return Claims{}, errs.ErrTokenExpired
 	}
-	c := Claims{
+	c = Claims{
 		Subject:   ac.Subject,
 		Role:      ac.Role,
 		Plan:      ac.Plan,
@@ -241,6 +238,26 @@ func (s *Service) Verify(token string) (Claims, error) {
 		s.cache.put(key, cacheEntry{claims: c, from: from.Add(-s.skew), until: c.ExpiresAt})
 	}
 	return c, nil
+}
+
+// Cached answers from the verified-token cache alone: ok when token passed a
+// full verification before and would pass one now. No signature is checked,
+// so callers may use it before deciding whether a check is affordable.
+func (s *Service) Cached(token string) (Claims, bool) {
+	if token == "" || len(token) > MaxTokenLen {
+		return Claims{}, false
+	}
+	_, c, ok := s.cached(token)
+	return c, ok
+}
+
+func (s *Service) cached(token string) (key cacheKey, c Claims, ok bool) {
+	if s.cache == nil {
+		return key, Claims{}, false
+	}
+	key = sha256.Sum256([]byte(token))
+	c, ok = s.cache.get(key, s.clock())
+	return key, c, ok
 }
 
 var errUnknownKey = errors.New("unknown kid")
