@@ -1,6 +1,9 @@
 package handlers
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -21,15 +24,23 @@ type credentials struct {
 	Password string `json:"password"`
 }
 
+type login struct {
+	Email       string `json:"email"`
+	Password    string `json:"password"`
+	DeviceToken string `json:"deviceToken"`
+}
+
 type tokenPair struct {
 	AccessToken  string `json:"accessToken"`
 	RefreshToken string `json:"refreshToken"`
 	TokenType    string `json:"tokenType"`
 	ExpiresIn    int64  `json:"expiresIn"`
+	DeviceToken  string `json:"deviceToken,omitempty"` // logins only
 }
 
 func pairJSON(p accounts.TokenPair) tokenPair {
-	return tokenPair{AccessToken: p.AccessToken, RefreshToken: p.RefreshToken, TokenType: "Bearer", ExpiresIn: p.ExpiresIn}
+	return tokenPair{AccessToken: p.AccessToken, RefreshToken: p.RefreshToken, TokenType: "Bearer",
+		ExpiresIn: p.ExpiresIn, DeviceToken: p.DeviceToken}
 }
 
 // Register handles POST /auth/register.
@@ -81,7 +92,7 @@ func (h *Auth) ResendVerification(c *gin.Context) (int, any, error) {
 
 // Login handles POST /auth/login.
 func (h *Auth) Login(c *gin.Context) (int, any, error) {
-	var in credentials
+	var in login
 	if err := bindJSON(c, &in); err != nil {
 		return 0, nil, err
 	}
@@ -94,6 +105,39 @@ func (h *Auth) Login(c *gin.Context) (int, any, error) {
 
 type refreshBody struct {
 	RefreshToken string `json:"refreshToken"`
+}
+
+// LoginAccount is the account limiter's view of a login: the address and
+// device token of its body, read ahead of Login and left for it to read
+// again. A body that does not decode names no account; Login answers it.
+func (h *Auth) LoginAccount(c *gin.Context) (string, string, error) {
+	body, err := io.ReadAll(c.Request.Body)
+	c.Request.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+	var in login
+	if err != nil || json.Unmarshal(body, &in) != nil {
+		return "", "", nil
+	}
+	return h.Accounts.AccountKey(c.Request.Context(), in.Email, in.DeviceToken)
+}
+
+// CallerAccount is the account limiter's view of a signed-in password check.
+func (h *Auth) CallerAccount(c *gin.Context) (string, string, error) {
+	id, err := caller(c)
+	if err != nil {
+		return "", "", err
+	}
+	return h.Accounts.AccountOf(c.Request.Context(), id)
+}
+
+// errReader replays a read error (a body over the limit) after the bytes
+// read before it; a nil error is the end of the body.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) {
+	if r.err == nil {
+		return 0, io.EOF
+	}
+	return 0, r.err
 }
 
 // Refresh handles POST /auth/refresh.

@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"context"
 	"strconv"
 	"time"
 
@@ -32,15 +33,44 @@ func Limit(ls *ratelimit.Limiters, p *ratelimit.Policy) gin.HandlerFunc {
 	if l == nil {
 		return func(*gin.Context) {}
 	}
+	return func(c *gin.Context) { take(c, ls, l) }
+}
+
+// CountFailures is Limit for policies that count only failures: the slot a
+// request takes before its work (so parallel requests cannot slip past the
+// limit) is given back unless the answer has status failed.
+func CountFailures(ls *ratelimit.Limiters, p *ratelimit.Policy, failed int) gin.HandlerFunc {
+	l := ls.Of(p)
+	if l == nil {
+		return func(*gin.Context) {}
+	}
 	return func(c *gin.Context) {
-		res, limited, err := l.Take(c.Request.Context(), subjectOf(c), 1)
-		switch {
-		case err != nil:
-			storeFailed(c, ls, p, err)
-		case limited:
-			answer(c, ls, p, res)
+		res, limited := take(c, ls, l)
+		if !limited || c.IsAborted() {
+			return
+		}
+		c.Next()
+		if c.Writer.Status() != failed {
+			// The answer is written; the client need not wait for this.
+			if err := res.Release(context.WithoutCancel(c.Request.Context())); err != nil {
+				logger(c).Warn("rate limit slot not given back", "limiter", p.Name, "err", err)
+			}
 		}
 	}
+}
+
+// take spends one slot of l and answers for it; limited is false when the
+// request was not limited by l or its store failed.
+func take(c *gin.Context, ls *ratelimit.Limiters, l *ratelimit.Limiter) (ratelimit.Result, bool) {
+	res, limited, err := l.Take(c.Request.Context(), subjectOf(c), 1)
+	switch {
+	case err != nil:
+		storeFailed(c, ls, l.Policy, err)
+		return res, false
+	case limited:
+		answer(c, ls, l.Policy, res)
+	}
+	return res, limited
 }
 
 // subjectOf is what the key functions may key on: the client IP and, after
@@ -50,7 +80,32 @@ func subjectOf(c *gin.Context) ratelimit.Subject {
 	if caller, ok := CallerFrom(c); ok {
 		s.UserID, s.Role, s.Plan = caller.Subject, caller.Role, caller.Plan
 	}
+	if a, ok := c.Get(accountKey); ok {
+		s.Account, s.Device = a.(account).name, a.(account).device
+	}
 	return s
+}
+
+// accountKey is where Account stores what it resolved.
+const accountKey = "apisec.account"
+
+type account struct{ name, device string }
+
+// AccountResolver names the account a request checks a password for and
+// the id of a valid device token for it ("" for none).
+type AccountResolver func(c *gin.Context) (account, device string, err error)
+
+// Account resolves the account for the limiters that key on it
+// (ratelimit.ByAccount, ByDevice); it runs before them.
+func Account(resolve AccountResolver) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		name, device, err := resolve(c)
+		if err != nil {
+			Abort(c, err)
+			return
+		}
+		c.Set(accountKey, account{name, device})
+	}
 }
 
 // storeFailed applies p's outage rule.

@@ -46,7 +46,8 @@ func New(a *app.App) (http.Handler, error) {
 	open.POST("/auth/register", h(auth.Register))
 	get(open, "/auth/verify", h(auth.Verify))
 	open.POST("/auth/verify/resend", h(auth.ResendVerification))
-	open.POST("/auth/login", middleware.Limit(limits, ratelimit.Login), h(auth.Login))
+	open.POST("/auth/login", middleware.Limit(limits, ratelimit.Login),
+		middleware.Account(auth.LoginAccount), middleware.CountFailures(limits, ratelimit.Account, http.StatusUnauthorized), h(auth.Login))
 	open.POST("/auth/refresh", h(auth.Refresh))
 	open.POST("/auth/logout", h(auth.Logout))
 	open.POST("/auth/password/forgot", h(auth.ForgotPassword))
@@ -57,7 +58,11 @@ func New(a *app.App) (http.Handler, error) {
 	signed := r.Group("", middleware.RequireAuth(a.Tokens, limits, ratelimit.Global), middleware.Limit(limits, ratelimit.Authenticated))
 	get(signed, "/auth/me", h(auth.Me))
 	signed.POST("/auth/logout-all", h(auth.LogoutAll))
-	signed.POST("/auth/password/change", h(auth.ChangePassword))
+	// A wrong current password is a failed check for the account and for
+	// the login limit of the IP.
+	signed.POST("/auth/password/change", middleware.Account(auth.CallerAccount),
+		middleware.CountFailures(limits, ratelimit.Login, http.StatusForbidden),
+		middleware.CountFailures(limits, ratelimit.Account, http.StatusForbidden), h(auth.ChangePassword))
 	get(signed, "/projects", h(projects.List))
 	signed.POST("/projects", middleware.RequireRole(models.RoleEditor, models.RoleAdmin), h(projects.Create))
 	signed.DELETE("/projects/:id", middleware.RequireRole(models.RoleAdmin), h(projects.Delete))

@@ -1,7 +1,9 @@
 package tests
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -133,6 +135,12 @@ func rlAdvanceTo(t *testing.T, e *env, at time.Time) {
 // test's own goroutine.
 func rlStatuses(t *testing.T, e *env, n int, method, path string, headers ...string) map[int]int {
 	t.Helper()
+	return rlParallel(t, n, func(int) (int, error) { return rlSend(method, e.URL+path, nil, headers...) })
+}
+
+// rlParallel runs n copies of send at once and counts the statuses.
+func rlParallel(t *testing.T, n int, send func(i int) (int, error)) map[int]int {
+	t.Helper()
 	var (
 		mu       sync.Mutex
 		statuses = make(map[int]int)
@@ -140,10 +148,10 @@ func rlStatuses(t *testing.T, e *env, n int, method, path string, headers ...str
 		wg       sync.WaitGroup
 		start    = make(chan struct{})
 	)
-	for range n {
+	for i := range n {
 		wg.Go(func() {
 			<-start
-			status, err := rlSend(method, e.URL+path, headers...)
+			status, err := send(i)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -161,8 +169,17 @@ func rlStatuses(t *testing.T, e *env, n int, method, path string, headers ...str
 	return statuses
 }
 
-func rlSend(method, u string, headers ...string) (int, error) {
-	req, err := http.NewRequest(method, u, nil)
+// rlSend sends a request with an optional JSON body from any goroutine.
+func rlSend(method, u string, body any, headers ...string) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, u, rd)
 	if err != nil {
 		return 0, err
 	}

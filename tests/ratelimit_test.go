@@ -36,7 +36,7 @@ func TestUnauthenticatedClientsAreRefusedAfter100RequestsAMinute(t *testing.T) {
 
 func TestLoginIsLimitedTo5AttemptsIn15MinutesEvenWhenTheyFail(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
+	e := newEnv(t, map[string]string{"RATE_LIMIT_ACCOUNT": "off"}) // the login limiter alone
 	u := rlCreateUser(t, e, "viewer", "")
 	login := func(email, password string) response {
 		t.Helper()
@@ -115,7 +115,7 @@ func TestAdminsAreNotLimitedByTheAuthenticatedLimit(t *testing.T) {
 
 func TestRateLimitHeadersCountDownOnLimitedRoutesButNotOnHealthChecks(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
+	e := newEnv(t, map[string]string{"RATE_LIMIT_ACCOUNT": "off"})
 	start := e.Clock.Now()
 	resetAt := func(d time.Duration) int64 { return start.Add(d).Unix() }
 
@@ -276,7 +276,7 @@ func TestOffDisablesEachLimiterAndOnlyThatOne(t *testing.T) {
 	t.Parallel()
 	t.Run("global", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t, map[string]string{"RATE_LIMIT_GLOBAL": "off"})
+		e := newEnv(t, map[string]string{"RATE_LIMIT_GLOBAL": "off", "RATE_LIMIT_ACCOUNT": "off"})
 		for i := range 150 {
 			r := e.do("GET", "/public/status", nil)
 			if r.Status != http.StatusOK {
@@ -292,7 +292,7 @@ func TestOffDisablesEachLimiterAndOnlyThatOne(t *testing.T) {
 	})
 	t.Run("login", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t, map[string]string{"RATE_LIMIT_LOGIN": "off"})
+		e := newEnv(t, map[string]string{"RATE_LIMIT_LOGIN": "off", "RATE_LIMIT_ACCOUNT": "off"})
 		body := map[string]string{"email": "nobody@example.test", "password": rlPassword}
 		for i := range int64(20) {
 			r := e.do("POST", "/auth/login", body)
@@ -476,7 +476,8 @@ func TestWhenRedisIsDownLoginFailsClosedAndOtherLimitsFailOpen(t *testing.T) {
 		t.Skip("needs TEST_REDIS_URL: the in-process store cannot fail, so there is no outage to simulate without Redis")
 	}
 	proxy, proxied := rlProxiedRedisURL(t, redisURL)
-	e := newEnv(t, map[string]string{"REDIS_URL": proxied})
+	// The account limiter's outage rule has a test of its own.
+	e := newEnv(t, map[string]string{"REDIS_URL": proxied, "RATE_LIMIT_ACCOUNT": "off"})
 	// Cleanups run last-registered first: Redis is back before the
 	// harness deletes this test's keys.
 	t.Cleanup(func() { proxy.SetDown(false) })
@@ -691,7 +692,7 @@ func TestTheUserLimitCountsBeforeTheRoleCheck(t *testing.T) {
 
 func TestTheLoginLimitIsNotSpentByRequestsTheGlobalLimitRefused(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, map[string]string{"RATE_LIMIT_GLOBAL": "3/1m", "RATE_LIMIT_LOGIN": "5/15m"})
+	e := newEnv(t, map[string]string{"RATE_LIMIT_GLOBAL": "3/1m", "RATE_LIMIT_LOGIN": "5/15m", "RATE_LIMIT_ACCOUNT": "off"})
 	body := map[string]string{"email": "nobody@example.test", "password": rlPassword}
 	for i := range int64(3) {
 		r := e.do("POST", "/auth/login", body)

@@ -97,7 +97,17 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("login: %w", err)
 	}
-	return TokenPair{AccessToken: access, RefreshToken: refresh, ExpiresIn: s.expiresIn()}, nil
+	pair := TokenPair{AccessToken: access, RefreshToken: refresh, ExpiresIn: s.expiresIn()}
+	if s.deviceTTL > 0 {
+		hash := u.PasswordHash
+		if rehash != "" {
+			hash = rehash
+		}
+		if pair.DeviceToken, err = s.tokens.IssueDevice(u.ID, u.Email, hash, s.deviceTTL); err != nil {
+			return TokenPair{}, fmt.Errorf("login: %w", err)
+		}
+	}
+	return pair, nil
 }
 
 // rehash returns a new hash of password when u's hash was made at another

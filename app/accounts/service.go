@@ -56,6 +56,7 @@ type Deps struct {
 	BaseURL    string           // APP_BASE_URL, the start of every link in an e-mail
 
 	RefreshTTL   time.Duration // REFRESH_TOKEN_TTL
+	DeviceTTL    time.Duration // DEVICE_TOKEN_TTL; zero issues no device tokens
 	ReuseGrace   time.Duration // REFRESH_REUSE_GRACE; zero treats every reuse as theft
 	ExposeTokens bool          // outside production: return verification and reset tokens to the caller
 	MailTimeout  time.Duration // per e-mail; DefaultMailTimeout when zero
@@ -72,6 +73,7 @@ type Service struct {
 	clock       func() time.Time
 	baseURL     string
 	refreshTTL  time.Duration
+	deviceTTL   time.Duration
 	reuseGrace  time.Duration
 	expose      bool
 	mailTimeout time.Duration
@@ -85,7 +87,8 @@ type Service struct {
 type TokenPair struct {
 	AccessToken  string
 	RefreshToken string
-	ExpiresIn    int64 // access-token lifetime in seconds
+	ExpiresIn    int64  // access-token lifetime in seconds
+	DeviceToken  string // a login's only: see AccountKey
 }
 
 // New returns a Service over d. It panics when a required dependency is
@@ -100,7 +103,7 @@ func New(d Deps) *Service {
 	s := &Service{
 		db: d.DB, tokens: d.Tokens, successors: d.Successors, hasher: d.Hasher, mailer: d.Mailer,
 		log: d.Log, clock: d.Now, baseURL: d.BaseURL,
-		refreshTTL: d.RefreshTTL, reuseGrace: max(d.ReuseGrace, 0), expose: d.ExposeTokens,
+		refreshTTL: d.RefreshTTL, deviceTTL: d.DeviceTTL, reuseGrace: max(d.ReuseGrace, 0), expose: d.ExposeTokens,
 		mailTimeout: d.MailTimeout,
 	}
 	if s.log == nil {

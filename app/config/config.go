@@ -47,6 +47,7 @@ type Config struct {
 	Audience               string
 	AccessTokenTTL         time.Duration
 	RefreshTokenTTL        time.Duration
+	DeviceTokenTTL         time.Duration
 	RefreshReuseGrace      time.Duration
 	ClockSkew              time.Duration // tolerated on iat and nbf, never on exp
 
@@ -113,6 +114,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		Audience:               p.str("JWT_AUDIENCE", "apisec-api"),
 		AccessTokenTTL:         p.duration("ACCESS_TOKEN_TTL", 15*time.Minute),
 		RefreshTokenTTL:        p.duration("REFRESH_TOKEN_TTL", 168*time.Hour),
+		DeviceTokenTTL:         p.duration("DEVICE_TOKEN_TTL", 2160*time.Hour),
 		RefreshReuseGrace:      p.duration("REFRESH_REUSE_GRACE", 10*time.Second),
 		ClockSkew:              p.duration("JWT_CLOCK_SKEW", 5*time.Second),
 		BcryptCost:             p.intRange("BCRYPT_COST", 12, 4, 16), // 17+ takes seconds per login
@@ -161,7 +163,7 @@ func (c *Config) check() error {
 	for _, d := range []struct {
 		name  string
 		value time.Duration
-	}{{"ACCESS_TOKEN_TTL", c.AccessTokenTTL}, {"REFRESH_TOKEN_TTL", c.RefreshTokenTTL}, {"BCRYPT_WAIT", c.BcryptWait}} {
+	}{{"ACCESS_TOKEN_TTL", c.AccessTokenTTL}, {"REFRESH_TOKEN_TTL", c.RefreshTokenTTL}, {"DEVICE_TOKEN_TTL", c.DeviceTokenTTL}, {"BCRYPT_WAIT", c.BcryptWait}} {
 		if d.value <= 0 {
 			return fmt.Errorf("%s must be a positive duration", d.name)
 		}

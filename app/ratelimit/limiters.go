@@ -21,6 +21,8 @@ type Store interface {
 	limiter.Store
 	// Take admits count requests for key at once, or none; count 0 peeks.
 	Take(ctx context.Context, key string, count int64, rate limiter.Rate) (Decision, error)
+	// Release gives back the slot a Take of one request took.
+	Release(ctx context.Context, key string, d Decision) error
 }
 
 // Policy is one limiter of the API, described as data: adding a limiter is
@@ -30,6 +32,8 @@ type Policy struct {
 	Setting string // the variable holding its N/DURATION rate, or off
 	Default string
 	Key     KeyFunc // whose budget a request spends
+	// Fallback, if set, is whose budget is spent instead once Key's is.
+	Fallback KeyFunc
 	// PerPlan lets PLAN_RATE_LIMITS override the rate by the caller's plan.
 	PerPlan bool
 	// FailClosed refuses requests (503) while the store is unreachable,
@@ -47,11 +51,16 @@ var (
 		Key: ByClientIP, FailClosed: true, Refuse: TooManyLoginAttempts}
 	Authenticated = &Policy{Name: "authenticated", Setting: "RATE_LIMIT_AUTHENTICATED", Default: "300/1m",
 		Key: ByUser, PerPlan: true, Refuse: TooManyRequests}
+	// Account counts failed password checks per address across every IP. A
+	// client with a valid device token spends its own budget first, so
+	// strangers' guesses never lock the owner out.
+	Account = &Policy{Name: "account", Setting: "RATE_LIMIT_ACCOUNT", Default: "10/15m",
+		Key: ByDevice, Fallback: ByAccount, FailClosed: true, Refuse: TooManyLoginAttempts}
 )
 
 // Policies lists every limiter: config reads each one's setting and
 // NewLimiters builds each one that is not off.
-var Policies = []*Policy{Global, Login, Authenticated}
+var Policies = []*Policy{Global, Login, Authenticated, Account}
 
 // Subject is what a key function may key on.
 type Subject struct {
@@ -59,6 +68,8 @@ type Subject struct {
 	UserID   string // empty unless signed in
 	Role     string
 	Plan     string
+	Account  string // the normalised e-mail address a password is checked for
+	Device   string // the id of a valid device token for Account
 }
 
 // KeyFunc returns the key whose budget a request spends; ok false means the
@@ -72,6 +83,12 @@ func ByClientIP(s Subject) (string, bool) { return ClientKey(s.ClientIP), true }
 func ByUser(s Subject) (string, bool) {
 	return s.UserID, s.UserID != "" && s.Role != models.RoleAdmin
 }
+
+// ByAccount keys on the address a password is checked for.
+func ByAccount(s Subject) (string, bool) { return s.Account, s.Account != "" }
+
+// ByDevice keys on the caller's device token for the account.
+func ByDevice(s Subject) (string, bool) { return "device:" + s.Device, s.Device != "" }
 
 // TooManyRequests is the contract's plain 429.
 func TooManyRequests(time.Duration) error { return errs.ErrTooManyRequests }
@@ -196,12 +213,22 @@ type Result struct {
 	Decision
 	Name   string        // the bucket decided on: the policy's name, or plan:<plan>
 	Window time.Duration // its window
+	key    string
+	store  Store
 }
 
-// Take spends count slots (0: peek) of s's budget. ok is false when s is
-// not limited by this policy.
+// Take spends count slots (0: peek) of s's budget, or of its Fallback's once
+// that is spent. ok is false when s is not limited by this policy.
 func (l *Limiter) Take(ctx context.Context, s Subject, count int64) (res Result, ok bool, err error) {
-	key, ok := l.Policy.Key(s)
+	res, ok, err = l.take(ctx, l.Policy.Key, s, count)
+	if l.Policy.Fallback != nil && (!ok || err == nil && res.Reached) {
+		return l.take(ctx, l.Policy.Fallback, s, count)
+	}
+	return res, ok, err
+}
+
+func (l *Limiter) take(ctx context.Context, by KeyFunc, s Subject, count int64) (Result, bool, error) {
+	key, ok := by(s)
 	if !ok {
 		return Result{}, false, nil
 	}
@@ -213,7 +240,16 @@ func (l *Limiter) Take(ctx context.Context, s Subject, count int64) (res Result,
 		return Result{}, false, nil
 	}
 	d, err := b.store.Take(ctx, key, count, b.rate)
-	return Result{Decision: d, Name: b.name, Window: b.rate.Period}, true, err
+	return Result{Decision: d, Name: b.name, Window: b.rate.Period, key: key, store: b.store}, true, err
+}
+
+// Release gives back the slot res took: for requests that count only when
+// they fail.
+func (r Result) Release(ctx context.Context) error {
+	if r.store == nil {
+		return nil
+	}
+	return r.store.Release(ctx, r.key, r.Decision)
 }
 
 // Wait is the time from now until a slot frees, never more than the window

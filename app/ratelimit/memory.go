@@ -153,7 +153,26 @@ func (s *MemoryStore) Take(_ context.Context, key string, count int64, rate limi
 	if count <= 0 {
 		reached = n >= rate.Limit
 	}
-	return decision(rate, n, s.at(oldest+period), reached), nil
+	d := decision(rate, n, s.at(oldest+period), reached)
+	if admit && count == 1 {
+		d.ticket = ticket{at: w.newest(), ok: true}
+	}
+	return d, nil
+}
+
+// Release gives back the slot d took, for requests a policy counts only
+// when they fail. A slot already gone is no error.
+func (s *MemoryStore) Release(_ context.Context, key string, d Decision) error {
+	if !d.ticket.ok {
+		return nil
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if w := sh.keys[key]; w != nil {
+		w.remove(d.ticket.at)
+	}
+	return nil
 }
 
 // reserveKey counts a new key against MaxKeys; when the cap is reached it
@@ -254,6 +273,20 @@ func (w *window) pop() {
 		w.head = 0
 	}
 	w.n--
+}
+
+// remove drops one entry at t, keeping the others in order.
+func (w *window) remove(t int64) {
+	for i := w.n - 1; i >= 0; i-- {
+		if w.ts[(w.head+i)%len(w.ts)] != t {
+			continue
+		}
+		for j := i; j < w.n-1; j++ {
+			w.ts[(w.head+j)%len(w.ts)] = w.ts[(w.head+j+1)%len(w.ts)]
+		}
+		w.n--
+		return
+	}
 }
 
 // push appends t; the caller guarantees n < limit.

@@ -74,6 +74,15 @@ type Decision struct {
 	Remaining int64
 	ResetAt   time.Time // when the oldest admitted request leaves the window; now+window when there is none
 	Reached   bool      // the request was refused (for a peek: the next one would be)
+
+	// ticket names the one entry a single admitted request added, for Release.
+	ticket ticket
+}
+
+type ticket struct {
+	member string // Redis: the sorted-set member
+	at     int64  // memory: the entry's time
+	ok     bool
 }
 
 // decision builds a Decision from the state of one key: n admitted entries

@@ -152,5 +152,19 @@ func (s *RedisStore) Take(ctx context.Context, key string, count int64, rate lim
 	if count == 0 {
 		reached = n >= rate.Limit
 	}
-	return decision(rate, n, time.UnixMicro(oldest+window), reached), nil
+	d := decision(rate, n, time.UnixMicro(oldest+window), reached)
+	d.ticket = ticket{member: member, ok: admitted && count == 1}
+	return d, nil
+}
+
+// Release gives back the slot d took, for requests a policy counts only
+// when they fail. One round trip; a slot already gone is no error.
+func (s *RedisStore) Release(ctx context.Context, key string, d Decision) error {
+	if !d.ticket.ok {
+		return nil
+	}
+	if err := s.client.ZRem(ctx, s.Key(key), d.ticket.member).Err(); err != nil {
+		return fmt.Errorf("ratelimit: release %s: %w", s.Key(key), err)
+	}
+	return nil
 }

@@ -46,7 +46,10 @@ type Service struct {
 	skew     time.Duration
 	clock    func() time.Time
 	parser   *jwt.Parser
-	cache    *verifiedCache // nil when disabled
+	// deviceParser differs only in the audience: device tokens never pass
+	// as access tokens, nor the other way round.
+	deviceParser *jwt.Parser
+	cache        *verifiedCache // nil when disabled
 }
 
 // New checks cfg and returns a Service.
@@ -91,18 +94,21 @@ func New(cfg Config) (*Service, error) {
 		published = append(published, k)
 	}
 	s.jwks = renderJWKS(published)
-	s.parser = jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodRS256.Alg()}),
-		jwt.WithStrictDecoding(), // one encoding per signature: no malleable trailing bits
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithIssuer(cfg.Issuer),
-		jwt.WithAudience(cfg.Audience),
-		// The parser applies its leeway to exp too; Verify checks exp again
-		// without it, so only iat and nbf get the skew.
-		jwt.WithLeeway(cfg.ClockSkew),
-		jwt.WithTimeFunc(clock),
-	)
+	parser := func(audience string) *jwt.Parser {
+		return jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodRS256.Alg()}),
+			jwt.WithStrictDecoding(), // one encoding per signature: no malleable trailing bits
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithIssuer(cfg.Issuer),
+			jwt.WithAudience(audience),
+			// The parser applies its leeway to exp too; Verify checks exp
+			// again without it, so only iat and nbf get the skew.
+			jwt.WithLeeway(cfg.ClockSkew),
+			jwt.WithTimeFunc(clock),
+		)
+	}
+	s.parser, s.deviceParser = parser(cfg.Audience), parser(s.deviceAudience())
 	size := cfg.CacheSize
 	if size == 0 {
 		size = DefaultCacheSize
