@@ -164,10 +164,21 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 		return err
 	}
 	a.closers = append(a.closers, a.Limits.Close)
+	var cooldown accounts.Cooldown
+	if cfg.MailCooldown > 0 {
+		store, err := a.newStore("mail")
+		if err != nil {
+			return err
+		}
+		c := ratelimit.NewCooldown(store, cfg.MailCooldown)
+		a.closers = append(a.closers, c.Close)
+		cooldown = c
+	}
 	a.Accounts = accounts.New(accounts.Deps{
 		DB: a.DB, Tokens: a.Tokens, Successors: successors, Hasher: a.Hasher, Mailer: mailer,
 		Log: a.Log, Now: a.Now, BaseURL: cfg.BaseURL,
 		RefreshTTL: cfg.RefreshTokenTTL, ReuseGrace: cfg.RefreshReuseGrace, DeviceTTL: cfg.DeviceTokenTTL,
+		Cooldown:     cooldown,
 		ExposeTokens: !cfg.Production(),
 	})
 	a.closers = append(a.closers, func() error { a.Accounts.Close(); return nil })

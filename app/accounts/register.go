@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"gorm.io/gorm"
@@ -149,7 +150,7 @@ func (s *Service) mailAccountToken(ctx context.Context, email, purpose string, t
 	case err != nil:
 		return "", err
 	}
-	send := u != nil && eligible(u)
+	send := u != nil && eligible(u) && s.cooledDown(ctx, purpose, email)
 	if err := s.replaceAccountToken(ctx, u, send, purpose, tokenHash, ttl); err != nil {
 		return "", err
 	}
@@ -158,6 +159,21 @@ func (s *Service) mailAccountToken(ctx context.Context, email, purpose string, t
 	}
 	s.sendLater(ctx, purpose, u.ID, message(s.baseURL, u.Email, token))
 	return s.exposed(token), nil
+}
+
+// cooledDown reports whether an e-mail of purpose may go to email now
+// (MAIL_COOLDOWN). A store outage lets it go: the global limit still bounds
+// the flood, and the answer must not change.
+func (s *Service) cooledDown(ctx context.Context, purpose, email string) bool {
+	if s.cooldown == nil {
+		return true
+	}
+	ok, err := s.cooldown.Admit(ctx, purpose+":"+email)
+	if err != nil {
+		s.log.WarnContext(ctx, "mail cooldown store failed; sending anyway", slog.String("error", err.Error()))
+		return true
+	}
+	return ok
 }
 
 // replaceAccountToken spends u's open tokens of purpose and, when issue is

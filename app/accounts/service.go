@@ -60,6 +60,14 @@ type Deps struct {
 	ReuseGrace   time.Duration // REFRESH_REUSE_GRACE; zero treats every reuse as theft
 	ExposeTokens bool          // outside production: return verification and reset tokens to the caller
 	MailTimeout  time.Duration // per e-mail; DefaultMailTimeout when zero
+	// Cooldown holds back a resend or reset e-mail sent to the same address
+	// within MAIL_COOLDOWN; nil holds none back.
+	Cooldown Cooldown
+}
+
+// Cooldown admits at most one event per key per period.
+type Cooldown interface {
+	Admit(ctx context.Context, key string) (bool, error)
 }
 
 // Service implements the account flows. It is safe for concurrent use.
@@ -77,6 +85,7 @@ type Service struct {
 	reuseGrace  time.Duration
 	expose      bool
 	mailTimeout time.Duration
+	cooldown    Cooldown
 
 	mailMu sync.Mutex // guards closed and the WaitGroup's Add against Close's Wait
 	closed bool
@@ -104,7 +113,7 @@ func New(d Deps) *Service {
 		db: d.DB, tokens: d.Tokens, successors: d.Successors, hasher: d.Hasher, mailer: d.Mailer,
 		log: d.Log, clock: d.Now, baseURL: d.BaseURL,
 		refreshTTL: d.RefreshTTL, deviceTTL: d.DeviceTTL, reuseGrace: max(d.ReuseGrace, 0), expose: d.ExposeTokens,
-		mailTimeout: d.MailTimeout,
+		mailTimeout: d.MailTimeout, cooldown: d.Cooldown,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

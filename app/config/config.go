@@ -48,6 +48,7 @@ type Config struct {
 	AccessTokenTTL         time.Duration
 	RefreshTokenTTL        time.Duration
 	DeviceTokenTTL         time.Duration
+	MailCooldown           time.Duration
 	RefreshReuseGrace      time.Duration
 	ClockSkew              time.Duration // tolerated on iat and nbf, never on exp
 
@@ -115,6 +116,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		AccessTokenTTL:         p.duration("ACCESS_TOKEN_TTL", 15*time.Minute),
 		RefreshTokenTTL:        p.duration("REFRESH_TOKEN_TTL", 168*time.Hour),
 		DeviceTokenTTL:         p.duration("DEVICE_TOKEN_TTL", 2160*time.Hour),
+		MailCooldown:           p.duration("MAIL_COOLDOWN", time.Minute),
 		RefreshReuseGrace:      p.duration("REFRESH_REUSE_GRACE", 10*time.Second),
 		ClockSkew:              p.duration("JWT_CLOCK_SKEW", 5*time.Second),
 		BcryptCost:             p.intRange("BCRYPT_COST", 12, 4, 16), // 17+ takes seconds per login
@@ -167,6 +169,9 @@ func (c *Config) check() error {
 		if d.value <= 0 {
 			return fmt.Errorf("%s must be a positive duration", d.name)
 		}
+	}
+	if c.MailCooldown < 0 || c.MailCooldown > 24*time.Hour {
+		return errors.New("MAIL_COOLDOWN must be between 0s (off) and 24h")
 	}
 	if c.ClockSkew < 0 || c.ClockSkew > time.Minute {
 		// More would let a token dated in the future work long before it was issued.
