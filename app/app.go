@@ -225,7 +225,8 @@ func (a *App) newMailer() (mail.Mailer, error) {
 // newStore puts each limiter on Redis when configured, else in process.
 func (a *App) newStore(name string) (ratelimit.Store, error) {
 	if a.Redis != nil {
-		return ratelimit.NewRedisStore(a.Redis, ratelimit.Name(a.rlPrefix+name), ratelimit.Clock(a.Now)), nil
+		return ratelimit.NewRedisStore(a.Redis, ratelimit.Name(a.rlPrefix+name), ratelimit.Clock(a.Now),
+			ratelimit.Timeout(a.Config.RedisTimeout)), nil
 	}
 	// The in-process store measures windows on the monotonic clock, so a
 	// wall-clock step cannot free them early.

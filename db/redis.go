@@ -21,6 +21,9 @@ func OpenRedis(ctx context.Context, url string, clusterAddrs []string) (redis.Un
 	opt.WriteTimeout = 500 * time.Millisecond
 	opt.MaxRetries = 1
 	opt.DialerRetries = 1
+	// Callers' deadlines (REDIS_TIMEOUT) bound reads, writes and the wait
+	// for a pooled connection, not only the timeouts above.
+	opt.ContextTimeoutEnabled = true
 	var client redis.UniversalClient
 	if len(clusterAddrs) > 0 {
 		client = redis.NewClusterClient(&redis.ClusterOptions{
@@ -32,6 +35,8 @@ func OpenRedis(ctx context.Context, url string, clusterAddrs []string) (redis.Un
 			ReadTimeout:  opt.ReadTimeout,
 			WriteTimeout: opt.WriteTimeout,
 			MaxRetries:   opt.MaxRetries,
+
+			ContextTimeoutEnabled: true,
 		})
 	} else {
 		client = redis.NewClient(opt)

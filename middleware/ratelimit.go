@@ -119,7 +119,9 @@ func storeFailed(c *gin.Context, ls *ratelimit.Limiters, p *ratelimit.Policy, er
 		Abort(c, errs.ErrUnavailable)
 	default:
 		ls.FailedOpen.Add(1)
-		logger(c).Warn("rate limit store failed; letting the request through", "limiter", p.Name, "err", err)
+		if !ratelimit.IsOpen(err) { // an open breaker has said so already
+			logger(c).Warn("rate limit store failed; letting the request through", "limiter", p.Name, "err", err)
+		}
 	}
 }
 

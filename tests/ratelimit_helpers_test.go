@@ -120,6 +120,18 @@ func rlExpect429(t *testing.T, r response, msg string, want int64) {
 	}
 }
 
+// rlWhileUnavailable repeats send while it answers 503, for at most d of
+// real time, and returns the last answer: how long recovery may take.
+func rlWhileUnavailable(d time.Duration, send func() response) response {
+	deadline := time.Now().Add(d)
+	r := send()
+	for r.Status == http.StatusServiceUnavailable && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		r = send()
+	}
+	return r
+}
+
 // rlAdvanceTo moves the env's clock forward to at.
 func rlAdvanceTo(t *testing.T, e *env, at time.Time) {
 	t.Helper()

@@ -519,9 +519,12 @@ func TestWhenRedisIsDownLoginFailsClosedAndOtherLimitsFailOpen(t *testing.T) {
 		t.Fatal("the app logged a panic")
 	}
 
-	// Redis comes back: the limits apply again, with their headers.
+	// Redis comes back: within 2 seconds (the breakers' probe) the limits
+	// apply again, with their headers.
 	proxy.SetDown(false)
-	r := e.do("POST", "/auth/login", map[string]string{"email": u.Email, "password": rlPassword})
+	r := rlWhileUnavailable(2*time.Second, func() response {
+		return e.do("POST", "/auth/login", map[string]string{"email": u.Email, "password": rlPassword})
+	})
 	expect(t, r, http.StatusOK, "")
 	rlExpectLimit(t, r, 5, 3) // the refused attempts were never recorded
 	rlExpectLimit(t, e.do("GET", "/projects", nil, bearer(tok)...), 300, 298)

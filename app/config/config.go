@@ -49,6 +49,7 @@ type Config struct {
 	RefreshTokenTTL        time.Duration
 	DeviceTokenTTL         time.Duration
 	MailCooldown           time.Duration
+	RedisTimeout           time.Duration
 	RefreshReuseGrace      time.Duration
 	ClockSkew              time.Duration // tolerated on iat and nbf, never on exp
 
@@ -117,6 +118,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		RefreshTokenTTL:        p.duration("REFRESH_TOKEN_TTL", 168*time.Hour),
 		DeviceTokenTTL:         p.duration("DEVICE_TOKEN_TTL", 2160*time.Hour),
 		MailCooldown:           p.duration("MAIL_COOLDOWN", time.Minute),
+		RedisTimeout:           p.duration("REDIS_TIMEOUT", 100*time.Millisecond),
 		RefreshReuseGrace:      p.duration("REFRESH_REUSE_GRACE", 10*time.Second),
 		ClockSkew:              p.duration("JWT_CLOCK_SKEW", 5*time.Second),
 		BcryptCost:             p.intRange("BCRYPT_COST", 12, 4, 16), // 17+ takes seconds per login
@@ -169,6 +171,9 @@ func (c *Config) check() error {
 		if d.value <= 0 {
 			return fmt.Errorf("%s must be a positive duration", d.name)
 		}
+	}
+	if c.RedisTimeout < time.Millisecond || c.RedisTimeout > 10*time.Second {
+		return errors.New("REDIS_TIMEOUT must be between 1ms and 10s")
 	}
 	if c.MailCooldown < 0 || c.MailCooldown > 24*time.Hour {
 		return errors.New("MAIL_COOLDOWN must be between 0s (off) and 24h")

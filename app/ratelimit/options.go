@@ -16,10 +16,11 @@ type options struct {
 	now           func() time.Time
 	maxKeys       int
 	sweepInterval time.Duration
+	timeout       time.Duration
 }
 
 func newOptions(opts []Option) options {
-	o := options{name: "default", now: time.Now, sweepInterval: time.Minute}
+	o := options{name: "default", now: time.Now, sweepInterval: time.Minute, timeout: 100 * time.Millisecond}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -36,6 +37,17 @@ func Clock(now func() time.Time) Option {
 	return func(o *options) {
 		if now != nil {
 			o.now = now
+		}
+	}
+}
+
+// Timeout bounds each Redis call of a Redis store (REDIS_TIMEOUT; default
+// 100ms): past it the limiter's outage rule applies. The memory store
+// ignores it.
+func Timeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.timeout = d
 		}
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
 	"github.com/ulule/limiter/v3"
 )
 
@@ -70,12 +72,19 @@ return {admitted, n, oldest}
 // API servers' clocks must be NTP-synced: a server whose clock runs δ
 // behind sees the other servers' entries expire δ early, so it can admit
 // the few extra requests that fall in that δ.
+//
+// A Redis that does not answer costs a call at most the store's Timeout;
+// after breakerTrips failures in a row the breaker opens and calls fail at
+// once (the outage rule applies without waiting) until a probe, every
+// breakerProbe, finds Redis answering again.
 type RedisStore struct {
-	client redis.UniversalClient
-	prefix string
-	now    func() time.Time
-	id     string        // random per store: members stay unique across processes
-	seq    atomic.Uint64 // and within this one
+	client  redis.UniversalClient
+	prefix  string
+	now     func() time.Time
+	timeout time.Duration
+	breaker *gobreaker.CircuitBreaker[struct{}]
+	id      string        // random per store: members stay unique across processes
+	seq     atomic.Uint64 // and within this one
 }
 
 // NewRedisStore returns a store for one named limiter. Options: Name
@@ -85,11 +94,40 @@ func NewRedisStore(client redis.UniversalClient, opts ...Option) *RedisStore {
 	var b [6]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics rather than return an error)
 	return &RedisStore{
-		client: client,
-		prefix: "rl:" + o.name + ":{",
-		now:    o.now,
-		id:     base64.RawURLEncoding.EncodeToString(b[:]),
+		client:  client,
+		prefix:  "rl:" + o.name + ":{",
+		now:     o.now,
+		timeout: o.timeout,
+		breaker: gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+			Name:        o.name,
+			Timeout:     breakerProbe,
+			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= breakerTrips },
+			// A client that went away says nothing about Redis.
+			IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+		}),
+		id: base64.RawURLEncoding.EncodeToString(b[:]),
 	}
+}
+
+// The breaker's settings: a few failures in a row open it; a probe a
+// second later closes it again if Redis answers, so limits are back within
+// about a second of Redis.
+const (
+	breakerTrips = 3
+	breakerProbe = time.Second
+)
+
+// IsOpen reports whether err is an open breaker's: Redis was not asked.
+func IsOpen(err error) bool { return errors.Is(err, gobreaker.ErrOpenState) }
+
+// call runs one Redis call under the store's deadline and breaker.
+func (s *RedisStore) call(ctx context.Context, f func(context.Context) error) error {
+	_, err := s.breaker.Execute(func() (struct{}, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+		return struct{}{}, f(ctx)
+	})
+	return err
 }
 
 // Key returns the Redis key that holds key's log.
@@ -119,7 +157,7 @@ func (s *RedisStore) Reset(ctx context.Context, key string, rate limiter.Rate) (
 	if err := checkRate(rate); err != nil {
 		return limiter.Context{}, err
 	}
-	if err := s.client.Del(ctx, s.Key(key)).Err(); err != nil {
+	if err := s.call(ctx, func(ctx context.Context) error { return s.client.Del(ctx, s.Key(key)).Err() }); err != nil {
 		return limiter.Context{}, fmt.Errorf("ratelimit: reset %s: %w", s.Key(key), err)
 	}
 	return decision(rate, 0, s.now().Add(rate.Period), false).context(), nil
@@ -139,8 +177,12 @@ func (s *RedisStore) Take(ctx context.Context, key string, count int64, rate lim
 	ttl := (window + 999) / 1000
 	member := s.id + strconv.FormatUint(s.seq.Add(1), 36)
 	now := s.now().UnixMicro()
-	res, err := slidingLog.Run(ctx, s.client, []string{s.Key(key)},
-		now, now-window, rate.Limit, count, member, ttl).Int64Slice()
+	var res []int64
+	err := s.call(ctx, func(ctx context.Context) (err error) {
+		res, err = slidingLog.Run(ctx, s.client, []string{s.Key(key)},
+			now, now-window, rate.Limit, count, member, ttl).Int64Slice()
+		return err
+	})
 	if err != nil {
 		return Decision{}, fmt.Errorf("ratelimit: decide %s: %w", s.Key(key), err)
 	}
@@ -163,7 +205,9 @@ func (s *RedisStore) Release(ctx context.Context, key string, d Decision) error 
 	if !d.ticket.ok {
 		return nil
 	}
-	if err := s.client.ZRem(ctx, s.Key(key), d.ticket.member).Err(); err != nil {
+	if err := s.call(ctx, func(ctx context.Context) error {
+		return s.client.ZRem(ctx, s.Key(key), d.ticket.member).Err()
+	}); err != nil {
 		return fmt.Errorf("ratelimit: release %s: %w", s.Key(key), err)
 	}
 	return nil
