@@ -11,8 +11,8 @@
 -- SQLite refuses to add a REFERENCES column with a default to a non-empty
 -- table while foreign keys are on ("Cannot add a REFERENCES column with
 -- non-NULL default value"): the app migrates SQLite with them off (see
--- db.NewMigrator) and the stock goose CLI leaves them off; with them on this
--- fails before changing anything.
+-- sqliteMigrating in db/migrate.go), as the stock goose CLI does; a
+-- connection with them on fails here, in the transaction, changing nothing.
 
 -- +goose Up
 CREATE TABLE roles (
