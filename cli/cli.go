@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"apisec/app/config"
+	"apisec/models"
 )
 
 // Env is what a command reads from the outside world, injected so tests can
@@ -29,16 +30,19 @@ func (e *UsageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &UsageError{msg: fmt.Sprintf(format, args...)} }
 
-const usage = `usage: apisec <command>
+// usage is the help text; the roles come from models' list.
+func usage() string {
+	return `usage: apisec <command>
 
 commands:
   serve                              run the API (the default)
   migrate up|down|status|version     apply, roll back or show migrations
   migrate create NAME                add db/migrations/NNNNN_NAME.sql
   keys generate [--dir DIR]          write a new RSA 2048 key pair (default dir: config)
-  users create --email E --password P [--role viewer|editor|admin] [--plan PLAN] [--verified]
+  users create --email E --password P [--role ` + models.RoleNames("|") + `] [--plan PLAN] [--verified]
   users set-role --email E --role R
   users set-plan --email E --plan PLAN`
+}
 
 // Run carries out the command in args (without the program name) and
 // returns the process exit code.
@@ -75,7 +79,7 @@ func dispatch(ctx context.Context, args []string, env Env) error {
 	case "users":
 		return users(ctx, rest, env)
 	case "help", "-h", "--help":
-		fmt.Fprintln(env.Stdout, usage)
+		fmt.Fprintln(env.Stdout, usage())
 		return nil
 	}
 	return usagef("unknown command %q", cmd)

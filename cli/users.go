@@ -11,6 +11,7 @@ import (
 
 	"apisec/app"
 	"apisec/app/errs"
+	"apisec/models"
 )
 
 func users(ctx context.Context, args []string, env Env) error {
@@ -23,7 +24,7 @@ func users(ctx context.Context, args []string, env Env) error {
 	switch args[0] {
 	case "create":
 		password := fs.String("password", "", "the initial password; - reads it from standard input, out of ps and shell history")
-		role := fs.String("role", "viewer", "viewer, editor or admin")
+		role := fs.String("role", models.RoleViewer, "one of "+models.RoleNames(", "))
 		plan := fs.String("plan", "free", "billing plan")
 		verified := fs.Bool("verified", false, "mark the e-mail address verified")
 		run = func(a *app.Admin) (string, error) {
@@ -31,17 +32,17 @@ func users(ctx context.Context, args []string, env Env) error {
 			if err != nil {
 				return "", err
 			}
-			u, err := a.Accounts.CreateUser(ctx, *email, pw, *role, *plan, *verified)
+			u, err := a.Accounts.CreateUser(ctx, *email, pw, models.Role(*role), *plan, *verified)
 			if err != nil {
 				return "", err
 			}
 			return fmt.Sprintf("created user %s (%s, role %s, plan %s)", u.ID, u.Email, u.Role, u.Plan), nil
 		}
 	case "set-role":
-		role := fs.String("role", "", "viewer, editor or admin")
+		role := fs.String("role", "", "one of "+models.RoleNames(", "))
 		run = func(a *app.Admin) (string, error) {
 			return fmt.Sprintf("%s is now %s; their refresh tokens are revoked", *email, *role),
-				a.Accounts.SetRole(ctx, *email, *role)
+				a.Accounts.SetRole(ctx, *email, models.Role(*role))
 		}
 	case "set-plan":
 		plan := fs.String("plan", "", "billing plan")

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/database"
 	"github.com/pressly/goose/v3/lock"
 )
 
@@ -33,20 +35,102 @@ func Migrations() fs.FS {
 	return sub
 }
 
-// NewMigrator returns a goose provider over the embedded migrations. On
-// PostgreSQL a session lock keeps two starting instances from migrating at once.
+// NewMigrator returns a goose provider over the embedded migrations.
 func NewMigrator(sqlDB *sql.DB, engine Engine) (*goose.Provider, error) {
-	dialect := goose.DialectSQLite3
-	var opts []goose.ProviderOption
-	if engine == Postgres {
-		dialect = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
+	return NewMigratorFS(sqlDB, engine, Migrations())
+}
+
+// NewMigratorFS returns a goose provider over the migrations in fsys. On
+// PostgreSQL a session lock keeps two starting instances from migrating at
+// once; SQLite migrates with foreign keys deferred (sqliteMigrating).
+func NewMigratorFS(sqlDB *sql.DB, engine Engine, fsys fs.FS) (*goose.Provider, error) {
+	if engine == SQLite {
+		store, err := database.NewStore(database.DialectSQLite3, goose.DefaultTablename)
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, goose.WithSessionLocker(locker))
+		ext, ok := store.(database.StoreExtender)
+		if !ok {
+			return nil, fmt.Errorf("goose's SQLite store %T lacks TableExists", store)
+		}
+		return goose.NewProvider(goose.DialectCustom, sqlDB, fsys,
+			goose.WithStore(sqliteMigrating{ext}), goose.WithSessionLocker(sqliteMigrating{ext}))
 	}
-	return goose.NewProvider(dialect, sqlDB, Migrations(), opts...)
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(goose.DialectPostgres, sqlDB, fsys, goose.WithSessionLocker(locker))
+}
+
+// sqliteMigrating runs SQLite migrations the way SQLite's own procedure for
+// schema changes asks: with foreign keys off, because with them on dropping
+// or rebuilding a table cascades into every table referencing it (deleting
+// their rows), and some changes are refused outright. PRAGMA foreign_keys
+// cannot change inside goose's transaction, so it is set on the connection
+// goose runs a batch of migrations on (goose's SessionLocker is the hook for
+// that connection). What foreign keys would have caught is checked instead
+// in each migration's own transaction, just before goose records its version
+// (the store's Insert and Delete), so such a migration rolls back whole, as
+// on PostgreSQL. The stock goose CLI's SQLite connections also have foreign
+// keys off, without that check.
+type sqliteMigrating struct{ database.StoreExtender }
+
+// SessionLock turns foreign keys off for the batch.
+func (sqliteMigrating) SessionLock(ctx context.Context, conn *sql.Conn) error {
+	_, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF")
+	return err
+}
+
+// SessionUnlock turns them back on, as db.Open has them. A connection it
+// cannot turn them back on for is discarded, never returned to the pool.
+func (sqliteMigrating) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = ON"); err != nil {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		return fmt.Errorf("turn foreign keys back on: %w", err)
+	}
+	return nil
+}
+
+// Insert records an applied migration once its foreign keys check out.
+func (s sqliteMigrating) Insert(ctx context.Context, tx database.DBTxConn, req database.InsertRequest) error {
+	if err := foreignKeyCheck(ctx, tx); err != nil {
+		return err
+	}
+	return s.StoreExtender.Insert(ctx, tx, req)
+}
+
+// Delete records a rolled-back migration once its foreign keys check out.
+func (s sqliteMigrating) Delete(ctx context.Context, tx database.DBTxConn, version int64) error {
+	if err := foreignKeyCheck(ctx, tx); err != nil {
+		return err
+	}
+	return s.StoreExtender.Delete(ctx, tx, version)
+}
+
+// foreignKeyCheck fails when any row references a missing parent.
+func foreignKeyCheck(ctx context.Context, tx database.DBTxConn) error {
+	rows, err := tx.QueryContext(ctx, `SELECT "table", parent, count(*) FROM pragma_foreign_key_check GROUP BY 1, 2`)
+	if err != nil {
+		return fmt.Errorf("foreign key check: %w", err)
+	}
+	defer rows.Close()
+	var bad []string
+	for rows.Next() {
+		var table, parent string
+		var n int64
+		if err := rows.Scan(&table, &parent, &n); err != nil {
+			return fmt.Errorf("foreign key check: %w", err)
+		}
+		bad = append(bad, fmt.Sprintf("%d in %s without their %s", n, table, parent))
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("foreign key check: %w", err)
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("foreign key violation: rows referencing missing parents: %s", strings.Join(bad, ", "))
+	}
+	return nil
 }
 
 // MigrateUp applies every pending migration.

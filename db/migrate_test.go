@@ -41,13 +41,8 @@ func TestMigrationsRunUpDownUp(t *testing.T) {
 	if v, _ := p.GetDBVersion(ctx); v != 0 {
 		t.Fatalf("version after all downs = %d, want 0", v)
 	}
-	var tables int64
-	q := "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('users','projects','refresh_tokens','account_tokens','login_events')"
-	if engine == db.SQLite {
-		q = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('users','projects','refresh_tokens','account_tokens','login_events')"
-	}
-	if err := gdb.Raw(q).Scan(&tables).Error; err != nil || tables != 0 {
-		t.Fatalf("tables left after down: %d (%v)", tables, err)
+	if left := rowCounts(t, gdb, engine); len(left) != 0 {
+		t.Fatalf("tables left after down: %v", left)
 	}
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatalf("second up: %v", err)

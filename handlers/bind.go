@@ -74,7 +74,7 @@ type user struct {
 }
 
 func userJSON(u *models.User) user {
-	return user{ID: u.ID, Email: u.Email, Role: u.Role, Plan: u.Plan, EmailVerified: u.EmailVerified, CreatedAt: u.CreatedAt.Format(time.RFC3339Nano)}
+	return user{ID: u.ID, Email: u.Email, Role: string(u.Role), Plan: u.Plan, EmailVerified: u.EmailVerified, CreatedAt: u.CreatedAt.Format(time.RFC3339Nano)}
 }
 
 // caller returns the signed-in user's claims; RequireAuth guarantees them.

@@ -93,16 +93,16 @@ func CallerFrom(c *gin.Context) (tokens.Claims, bool) {
 // RequireRole admits callers whose role is one of roles; it runs after
 // RequireAuth. Unknown role names panic at route setup, where a typo would
 // otherwise lock every caller out.
-func RequireRole(roles ...string) gin.HandlerFunc {
+func RequireRole(roles ...models.Role) gin.HandlerFunc {
 	if len(roles) == 0 {
 		panic("middleware.RequireRole: no roles")
 	}
 	for _, r := range roles {
-		if !models.ValidRole(r) {
+		if !r.Valid() {
 			panic(fmt.Sprintf("middleware.RequireRole: unknown role %q", r))
 		}
 	}
-	allowed := append([]string(nil), roles...)
+	allowed := append([]models.Role(nil), roles...)
 	return func(c *gin.Context) {
 		caller, ok := CallerFrom(c)
 		switch {

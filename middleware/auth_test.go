@@ -48,11 +48,11 @@ func newAuthService(tb testing.TB, cacheSize int) (*tokens.Service, *authClock) 
 }
 
 // subjectOf is a fixed user id per role, so an answer shows whose token it read.
-func subjectOf(role string) string {
+func subjectOf(role models.Role) string {
 	return "00000000-0000-4000-8000-" + fmt.Sprintf("%012x", role[0])
 }
 
-func issue(tb testing.TB, ts *tokens.Service, role string) string {
+func issue(tb testing.TB, ts *tokens.Service, role models.Role) string {
 	tb.Helper()
 	tok, _, err := ts.Issue(subjectOf(role), role, "free")
 	if err != nil {
@@ -184,7 +184,7 @@ func TestRequireRoleWithoutACallerAsksForAuthentication(t *testing.T) {
 
 func TestRequireRoleRefusesUnknownRolesAtSetup(t *testing.T) {
 	t.Parallel()
-	for _, roles := range [][]string{nil, {"admn"}, {models.RoleAdmin, "Admin"}} {
+	for _, roles := range [][]models.Role{nil, {"admn"}, {models.RoleAdmin, "Admin"}} {
 		func() {
 			defer func() {
 				if recover() == nil {

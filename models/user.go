@@ -8,18 +8,8 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// Roles a user can hold; the users table's check constraint lists the same.
-const (
-	RoleViewer = "viewer"
-	RoleEditor = "editor"
-	RoleAdmin  = "admin"
-)
-
 // DefaultPlan is the plan of a new account.
 const DefaultPlan = "free"
-
-// ValidRole reports whether r is one of the three roles.
-func ValidRole(r string) bool { return r == RoleViewer || r == RoleEditor || r == RoleAdmin }
 
 // ValidPlan reports whether p is a plan name: 1 to 64 of [a-z0-9_-]. Plans
 // are names an operator types, the token carries and the rate limiter keys
@@ -42,7 +32,7 @@ type User struct {
 	ID            string
 	Email         string // stored lower-case; unique on lower(email) too
 	PasswordHash  string
-	Role          string
+	Role          Role
 	Plan          string
 	EmailVerified bool
 	CreatedAt     time.Time
@@ -108,7 +98,7 @@ func UpdateUser(db *gorm.DB, id string, now time.Time, cols map[string]any) erro
 
 // RoleCount is one row of the users-by-role count.
 type RoleCount struct {
-	Role  string
+	Role  Role
 	Count int64
 }
 

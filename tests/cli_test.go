@@ -283,3 +283,15 @@ func TestUsersCreateReadsThePasswordFromStdinWhenAsked(t *testing.T) {
 		t.Fatalf("empty stdin: exit %d %q", code, stderr)
 	}
 }
+
+func TestHelpAndTheBadRoleMessageNameEveryRole(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	if code, stdout, _ := runCLI(t, ctx, cliVars(t), "help"); code != 0 || !strings.Contains(stdout, "users create --email E --password P [--role viewer|editor|admin]") {
+		t.Errorf("help: exit %d\n%s", code, stdout)
+	}
+	_, _, stderr := runCLI(t, ctx, cliVars(t), "users", "set-role", "--email", "a@example.com", "--role", "root")
+	if !strings.Contains(stderr, "Role must be one of viewer, editor, admin") {
+		t.Errorf("set-role --role root: %q", stderr)
+	}
+}

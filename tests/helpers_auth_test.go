@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"apisec/models"
 )
 
 // goodPassword passes every password rule.
@@ -160,7 +162,7 @@ func sessionOf(t testing.TB, r response) session {
 
 // userWithRole creates a verified user with role through the operator path
 // (as `users create` does) and signs them in.
-func userWithRole(t testing.TB, e *env, email, role string) session {
+func userWithRole(t testing.TB, e *env, email string, role models.Role) session {
 	t.Helper()
 	if _, err := e.App.Accounts.CreateUser(context.Background(), email, goodPassword, role, "", true); err != nil {
 		t.Fatalf("create %s %s: %v", role, email, err)

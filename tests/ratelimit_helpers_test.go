@@ -27,7 +27,7 @@ var rlHeaders = []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLi
 func rlCreateUser(t *testing.T, e *env, role, plan string) *models.User {
 	t.Helper()
 	email := "rl-" + role + "-" + plan + "-" + randomHex(t, 4) + "@example.test"
-	u, err := e.App.Accounts.CreateUser(context.Background(), email, rlPassword, role, plan, true)
+	u, err := e.App.Accounts.CreateUser(context.Background(), email, rlPassword, models.Role(role), plan, true)
 	if err != nil {
 		t.Fatalf("create user %s: %v", email, err)
 	}

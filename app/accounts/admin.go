@@ -16,7 +16,7 @@ import (
 // rules as registration, any role and plan (empty means viewer and the
 // default plan), verified or not, and no e-mail sent. ErrEmailTaken for an
 // address already registered.
-func (s *Service) CreateUser(ctx context.Context, email, password, role, plan string, verified bool) (*models.User, error) {
+func (s *Service) CreateUser(ctx context.Context, email, password string, role models.Role, plan string, verified bool) (*models.User, error) {
 	email, err := normalizeEmail(email)
 	if err != nil {
 		return nil, err
@@ -57,7 +57,7 @@ func (s *Service) CreateUser(ctx context.Context, email, password, role, plan st
 // SetRole is the operator's `users set-role`. The new role and the
 // revocation of the user's refresh tokens are one transaction, so no
 // session keeps minting access tokens under the old role's grant.
-func (s *Service) SetRole(ctx context.Context, email, role string) error {
+func (s *Service) SetRole(ctx context.Context, email string, role models.Role) error {
 	if err := checkRole(role); err != nil {
 		return err
 	}

@@ -48,8 +48,10 @@ func TestCreateUserRefusesBadInputAndWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := []struct {
-		email, password, role, plan string
-		want                        *errs.Error
+		email, password string
+		role            models.Role
+		plan            string
+		want            *errs.Error
 	}{
 		{"LARA@example.com", testPassword, "", "", errs.ErrEmailTaken},
 		{"max@example.com", testPassword, "superuser", "", ErrRoleInvalid},

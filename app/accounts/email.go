@@ -25,7 +25,7 @@ var (
 	ErrEmailLocalLong   = errs.BadRequest("Email must have at most 64 characters before the @")
 	ErrEmailControlChar = errs.BadRequest("Email must not contain control characters")
 	ErrEmailDomain      = errs.BadRequest("Email domain must contain a dot")
-	ErrRoleInvalid      = errs.BadRequest("Role must be one of viewer, editor, admin")
+	ErrRoleInvalid      = errs.BadRequest("Role must be one of " + models.RoleNames(", "))
 	ErrPlanInvalid      = errs.BadRequest("Plan must be 1 to 64 characters of a-z, 0-9, _ and -")
 
 	// ErrUserNotFound answers an operator command naming an unknown address.
@@ -72,9 +72,9 @@ func normalizeEmail(raw string) (string, error) {
 	return strings.ToLower(email), nil
 }
 
-// checkRole refuses anything but the three roles.
-func checkRole(role string) error {
-	if !models.ValidRole(role) {
+// checkRole refuses anything but the listed roles.
+func checkRole(role models.Role) error {
+	if !role.Valid() {
 		return ErrRoleInvalid
 	}
 	return nil

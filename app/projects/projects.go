@@ -99,13 +99,16 @@ type Stats struct {
 // Analytics counts users by role, projects and logins.
 func (s *Service) Analytics(ctx context.Context) (Stats, error) {
 	db := s.db.WithContext(ctx)
-	st := Stats{UsersByRole: map[string]int64{models.RoleViewer: 0, models.RoleEditor: 0, models.RoleAdmin: 0}}
+	st := Stats{UsersByRole: map[string]int64{}}
+	for _, r := range models.Roles() { // every role, held by anyone or not
+		st.UsersByRole[string(r)] = 0
+	}
 	roles, err := models.CountUsersByRole(db)
 	if err != nil {
 		return st, fmt.Errorf("count users: %w", err)
 	}
 	for _, r := range roles {
-		st.UsersByRole[r.Role] = r.Count
+		st.UsersByRole[string(r.Role)] = r.Count
 		st.Users += r.Count
 	}
 	if st.Projects, err = models.CountProjects(db); err != nil {

@@ -3,12 +3,14 @@ package tokens
 import (
 	"slices"
 	"time"
+
+	"apisec/models"
 )
 
 // Claims is what a verified access token says about its caller.
 type Claims struct {
 	Subject   string    // user id
-	Role      string    // viewer, editor or admin, as in the database at issue time
+	Role      string    // a models.Role (checked on verification), as in the database at issue time
 	Plan      string    // billing plan, read by the per-plan rate limits
 	ID        string    // jti
 	IssuedAt  time.Time // iat
@@ -16,4 +18,6 @@ type Claims struct {
 }
 
 // HasRole reports whether the caller's role is one of roles.
-func (c Claims) HasRole(roles ...string) bool { return slices.Contains(roles, c.Role) }
+func (c Claims) HasRole(roles ...models.Role) bool {
+	return slices.Contains(roles, models.Role(c.Role))
+}

@@ -66,7 +66,7 @@ func newTestService(tb testing.TB, edit func(*Config)) (*Service, *testClock) {
 	return s, clock
 }
 
-func mustIssue(tb testing.TB, s *Service, sub, role, plan string) string {
+func mustIssue(tb testing.TB, s *Service, sub string, role models.Role, plan string) string {
 	tb.Helper()
 	tok, _, err := s.Issue(sub, role, plan)
 	if err != nil {

@@ -146,7 +146,7 @@ var (
 // content can reach a query or a log line malformed.
 func (c *accessClaims) Validate() error {
 	if !models.ValidID(c.Subject) || !models.ValidPlan(c.Plan) || c.ID == "" || len(c.ID) > 64 ||
-		c.IssuedAt == nil || !models.ValidRole(c.Role) {
+		c.IssuedAt == nil || !models.Role(c.Role).Valid() {
 		return errBadClaims
 	}
 	return nil
@@ -173,8 +173,8 @@ func (c *accessClaims) UnmarshalJSON(b []byte) error {
 }
 
 // Issue signs an access token for sub, valid for the configured TTL.
-func (s *Service) Issue(sub, role, plan string) (token string, expiresAt time.Time, err error) {
-	if sub == "" || plan == "" || !models.ValidRole(role) {
+func (s *Service) Issue(sub string, role models.Role, plan string) (token string, expiresAt time.Time, err error) {
+	if sub == "" || plan == "" || !role.Valid() {
 		return "", time.Time{}, fmt.Errorf("issue token: invalid claims (sub %q, role %q, plan %q)", sub, role, plan)
 	}
 	var id [16]byte
@@ -186,7 +186,7 @@ func (s *Service) Issue(sub, role, plan string) (token string, expiresAt time.Ti
 	now := s.clock().Truncate(time.Second)
 	expiresAt = now.Add(s.ttl)
 	t := jwt.NewWithClaims(jwt.SigningMethodRS256, &accessClaims{
-		Role: role,
+		Role: string(role),
 		Plan: plan,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    s.issuer,

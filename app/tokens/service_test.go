@@ -68,7 +68,7 @@ func TestIssueRefusesClaimsVerifyWouldReject(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestService(t, nil)
 	for _, c := range [][3]string{{"", models.RoleViewer, "free"}, {testSub, "root", "free"}, {testSub, models.RoleViewer, ""}} {
-		if _, _, err := s.Issue(c[0], c[1], c[2]); err == nil {
+		if _, _, err := s.Issue(c[0], models.Role(c[1]), c[2]); err == nil {
 			t.Errorf("Issue%q succeeded", c)
 		}
 	}
