@@ -24,7 +24,7 @@ func users(ctx context.Context, args []string, env Env) error {
 	switch args[0] {
 	case "create":
 		password := fs.String("password", "", "the initial password; - reads it from standard input, out of ps and shell history")
-		role := fs.String("role", models.RoleViewer, "one of "+models.RoleNames(", "))
+		role := fs.String("role", string(models.RoleViewer), "one of "+models.RoleNames(", "))
 		plan := fs.String("plan", "free", "billing plan")
 		verified := fs.Bool("verified", false, "mark the e-mail address verified")
 		run = func(a *app.Admin) (string, error) {

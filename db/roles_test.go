@@ -92,7 +92,7 @@ func TestAddingARoleIsADataMigrationThatDeletesNothing(t *testing.T) {
 	check("up")
 	var viewer string
 	for id, role := range roles {
-		if role == models.RoleViewer {
+		if models.Role(role) == models.RoleViewer {
 			viewer = id
 		}
 	}
@@ -115,7 +115,7 @@ func TestAddingARoleIsADataMigrationThatDeletesNothing(t *testing.T) {
 	if err := models.UpdateUser(gdb, viewer, now, map[string]any{"role": models.Role(models.RoleViewer)}); err != nil {
 		t.Fatal(err)
 	}
-	roles[viewer] = models.RoleViewer
+	roles[viewer] = string(models.RoleViewer)
 	if _, err := p.DownTo(ctx, beforeRoles); err != nil {
 		t.Fatalf("down to %d: %v", beforeRoles, err)
 	}

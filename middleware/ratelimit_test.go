@@ -20,6 +20,7 @@ import (
 	"apisec/app/clocktest"
 	"apisec/app/ratelimit"
 	"apisec/app/tokens"
+	"apisec/models"
 )
 
 type rlClock = clocktest.Clock
@@ -66,7 +67,7 @@ func rlEngine(t *testing.T, ls *ratelimit.Limiters, trustedProxies []string, log
 	r.POST("/auth/login", Limit(ls, ratelimit.Global), Limit(ls, ratelimit.Login), ok)
 	fakeAuth := func(c *gin.Context) {
 		if user := c.GetHeader("X-Test-User"); user != "" {
-			c.Set(callerKey, tokens.Claims{Subject: user, Role: c.GetHeader("X-Test-Role"), Plan: c.GetHeader("X-Test-Plan")})
+			c.Set(callerKey, tokens.Claims{Subject: user, Role: models.Role(c.GetHeader("X-Test-Role")), Plan: c.GetHeader("X-Test-Plan")})
 		}
 	}
 	r.GET("/me", fakeAuth, Limit(ls, ratelimit.Authenticated), ok)

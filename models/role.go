@@ -6,13 +6,11 @@ import "strings"
 // names, and users.role references it.
 type Role string
 
-// The roles the contract names. They are untyped so that code still
-// comparing plain strings (the rate limiter's admin exemption) compiles;
-// anything declared as a Role is checked by the compiler all the same.
+// The roles the contract names.
 const (
-	RoleViewer = "viewer" // the default at registration
-	RoleEditor = "editor"
-	RoleAdmin  = "admin"
+	RoleViewer Role = "viewer" // the default at registration
+	RoleEditor Role = "editor"
+	RoleAdmin  Role = "admin"
 )
 
 // roles is the one list of roles: validation, messages, CLI help, analytics

@@ -66,7 +66,7 @@ var Policies = []*Policy{Global, Login, Authenticated, Account}
 type Subject struct {
 	ClientIP string // as the router's trusted proxies resolve it
 	UserID   string // empty unless signed in
-	Role     string
+	Role     models.Role
 	Plan     string
 	Account  string // the normalised e-mail address a password is checked for
 	Device   string // the id of a valid device token for Account
@@ -79,9 +79,9 @@ type KeyFunc func(Subject) (key string, ok bool)
 // ByClientIP keys on the client IP, IPv6 by its /64 (see ClientKey).
 func ByClientIP(s Subject) (string, bool) { return ClientKey(s.ClientIP), true }
 
-// ByUser keys on the signed-in user; admins are not limited.
+// ByUser keys on the signed-in user; exempt roles (admins) are not limited.
 func ByUser(s Subject) (string, bool) {
-	return s.UserID, s.UserID != "" && s.Role != models.RoleAdmin
+	return s.UserID, s.UserID != "" && !s.Role.RateLimitExempt()
 }
 
 // ByAccount keys on the address a password is checked for.

@@ -42,9 +42,10 @@ func TestNewLimitersBuildsOneNamedStorePerLimiterThatIsOn(t *testing.T) {
 	}
 	user := models.NewID()
 	tests := []struct {
-		role, plan string
-		bucket     string // "" means not limited
-		limit      int64
+		role   models.Role
+		plan   string
+		bucket string // "" means not limited
+		limit  int64
 	}{
 		{models.RoleAdmin, "free", "", 0},
 		{models.RoleViewer, "free", "plan:free", 60},

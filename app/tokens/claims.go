@@ -10,7 +10,7 @@ import (
 // Claims is what a verified access token says about its caller.
 type Claims struct {
 	Subject   string    // user id
-	Role      string    // a models.Role (checked on verification), as in the database at issue time
+	Role      models.Role // checked on verification; as in the database at issue time
 	Plan      string    // billing plan, read by the per-plan rate limits
 	ID        string    // jti
 	IssuedAt  time.Time // iat
@@ -19,5 +19,5 @@ type Claims struct {
 
 // HasRole reports whether the caller's role is one of roles.
 func (c Claims) HasRole(roles ...models.Role) bool {
-	return slices.Contains(roles, models.Role(c.Role))
+	return slices.Contains(roles, c.Role)
 }

@@ -131,8 +131,8 @@ func (s *Service) JWKS() []byte { return s.jwks }
 
 // accessClaims is the token payload.
 type accessClaims struct {
-	Role string `json:"role"`
-	Plan string `json:"plan"`
+	Role models.Role `json:"role"`
+	Plan string      `json:"plan"`
 	jwt.RegisteredClaims
 }
 
@@ -146,7 +146,7 @@ var (
 // content can reach a query or a log line malformed.
 func (c *accessClaims) Validate() error {
 	if !models.ValidID(c.Subject) || !models.ValidPlan(c.Plan) || c.ID == "" || len(c.ID) > 64 ||
-		c.IssuedAt == nil || !models.Role(c.Role).Valid() {
+		c.IssuedAt == nil || !c.Role.Valid() {
 		return errBadClaims
 	}
 	return nil
@@ -186,7 +186,7 @@ func (s *Service) Issue(sub string, role models.Role, plan string) (token string
 	now := s.clock().Truncate(time.Second)
 	expiresAt = now.Add(s.ttl)
 	t := jwt.NewWithClaims(jwt.SigningMethodRS256, &accessClaims{
-		Role: string(role),
+		Role: role,
 		Plan: plan,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    s.issuer,

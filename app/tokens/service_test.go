@@ -67,7 +67,7 @@ func TestIssuedTokenCarriesTheContractsHeaderAndClaims(t *testing.T) {
 func TestIssueRefusesClaimsVerifyWouldReject(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestService(t, nil)
-	for _, c := range [][3]string{{"", models.RoleViewer, "free"}, {testSub, "root", "free"}, {testSub, models.RoleViewer, ""}} {
+	for _, c := range [][3]string{{"", "viewer", "free"}, {testSub, "root", "free"}, {testSub, "viewer", ""}} {
 		if _, _, err := s.Issue(c[0], models.Role(c[1]), c[2]); err == nil {
 			t.Errorf("Issue%q succeeded", c)
 		}
@@ -185,7 +185,7 @@ func TestVerifyRejectsForgedAndMalformedTokens(t *testing.T) {
 		"no sub":                            sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { delete(c, "sub") })),
 		"no role":                           sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { delete(c, "role") })),
 		"unknown role":                      sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["role"] = "superuser" })),
-		"role of another type":              sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["role"] = []string{models.RoleAdmin} })),
+		"role of another type":              sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["role"] = []models.Role{models.RoleAdmin} })),
 		"no plan":                           sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { delete(c, "plan") })),
 		"no jti":                            sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { delete(c, "jti") })),
 		"expired and wrong iss":             sign(t, jwt.SigningMethodRS256, testKey(), kid, with(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Hour).Unix(); c["iss"] = "x" })),
