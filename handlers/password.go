@@ -38,7 +38,7 @@ func (h *Auth) ForgotPassword(c *gin.Context) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	out := gin.H{"message": "If the address belongs to a verified account, a reset link is on its way"}
+	out := gin.H{"message": "If the address is registered, a reset link is on its way"}
 	if h.ExposeTokens && token != "" {
 		out["resetToken"] = token
 	}

@@ -22,6 +22,9 @@ type AccountToken struct {
 	ExpiresAt time.Time
 	UsedAt    *time.Time
 	CreatedAt time.Time
+	// PasswordHash, on a registration's verification link, becomes the
+	// account's password when the link is used; nil keeps the password.
+	PasswordHash *string
 }
 
 // CreateAccountToken inserts t.

@@ -58,6 +58,11 @@ func UserByEmail(db *gorm.DB, email string) (*User, error) {
 	return &u, nil
 }
 
+// LockUserByEmail is UserByEmail holding the row lock until tx ends.
+func LockUserByEmail(tx *gorm.DB, email string) (*User, error) {
+	return UserByEmail(tx.Clauses(clause.Locking{Strength: "UPDATE"}), email)
+}
+
 // UserByID finds a user by id.
 func UserByID(db *gorm.DB, id string) (*User, error) {
 	if !ValidID(id) { // no query for what cannot be an id (a NUL byte is an error on PostgreSQL)

@@ -45,13 +45,13 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next stri
 	return nil
 }
 
-// ForgotPassword mails a verified user a link to reset their password (1 h,
-// single use; older links stop working). Unknown and unverified addresses
+// ForgotPassword mails a user, verified or not, a link to reset their
+// password (1 h, single use; older links stop working). Unknown addresses
 // get no mail and cannot be told apart (see mailAccountToken). It returns
 // the token only when one was mailed and the service exposes tokens.
 func (s *Service) ForgotPassword(ctx context.Context, email string) (string, error) {
 	token, err := s.mailAccountToken(ctx, email, models.PurposeResetPassword, ResetTTL,
-		func(u *models.User) bool { return u.EmailVerified }, mail.ResetMessage)
+		func(*models.User) bool { return true }, mail.ResetMessage)
 	if err != nil {
 		return "", fmt.Errorf("forgot password: %w", err)
 	}
@@ -84,8 +84,16 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 	}
 	err = s.setPassword(ctx, t.UserID, hash, func(tx *gorm.DB) error {
 		// The token may have been spent or expired while bcrypt ran.
-		_, err := models.ConsumeAccountToken(tx, models.PurposeResetPassword, tokenHash, s.now())
-		return err
+		now := s.now()
+		if _, err := models.ConsumeAccountToken(tx, models.PurposeResetPassword, tokenHash, now); err != nil {
+			return err
+		}
+		// The link proved the mailbox: the address is verified, and no
+		// verification link may later bring back a registration's password.
+		if err := models.UpdateUser(tx, t.UserID, now, map[string]any{"email_verified": true}); err != nil {
+			return err
+		}
+		return models.InvalidateAccountTokens(tx, t.UserID, models.PurposeVerifyEmail, now)
 	})
 	switch {
 	case errors.Is(err, models.ErrNotFound):

@@ -22,6 +22,11 @@ import (
 // e-mail is sent afterwards, in the background, and its failure never loses
 // the account (the user can ask for another link). The verification token is
 // returned only when the service exposes tokens (outside production).
+//
+// An address whose account is not verified yet is registered again like a
+// new one: the answer is the same, and the new link carries this
+// registration's password, so someone who registered another person's
+// address first gains nothing once its owner registers and verifies.
 func (s *Service) Register(ctx context.Context, email, password string) (*models.User, string, error) {
 	email, err := normalizeEmail(email)
 	if err != nil {
@@ -38,34 +43,58 @@ func (s *Service) Register(ctx context.Context, email, password string) (*models
 	if err != nil {
 		return nil, "", err
 	}
-	now := s.now()
-	u := &models.User{
-		ID: models.NewID(), Email: email, PasswordHash: hash,
-		Role: models.RoleViewer, Plan: models.DefaultPlan,
-		CreatedAt: now, UpdatedAt: now,
-	}
-	err = s.tx(ctx, func(tx *gorm.DB) error {
-		// The unique index decides, so two concurrent registrations of one
-		// address cannot both succeed.
-		if err := models.CreateUser(tx, u); err != nil {
-			if errors.Is(err, models.ErrDuplicate) {
-				return errs.ErrEmailTaken
+	var u *models.User
+	// A concurrent first registration of the address may win the unique
+	// index; the second attempt then finds its unverified account.
+	for attempt := 0; ; attempt++ {
+		now := s.now()
+		err = s.tx(ctx, func(tx *gorm.DB) error {
+			if u, err = claimAddress(tx, email, hash, now); err != nil {
+				return err
 			}
-			return err
-		}
-		return models.CreateAccountToken(tx, &models.AccountToken{
-			ID: models.NewID(), UserID: u.ID, Purpose: models.PurposeVerifyEmail,
-			TokenHash: tokenHash, ExpiresAt: now.Add(VerificationTTL), CreatedAt: now,
+			return models.CreateAccountToken(tx, &models.AccountToken{
+				ID: models.NewID(), UserID: u.ID, Purpose: models.PurposeVerifyEmail,
+				TokenHash: tokenHash, ExpiresAt: now.Add(VerificationTTL), CreatedAt: now, PasswordHash: &hash,
+			})
 		})
-	})
-	if err != nil {
-		if errors.Is(err, errs.ErrEmailTaken) {
-			return nil, "", errs.ErrEmailTaken
+		if !errors.Is(err, models.ErrDuplicate) || attempt > 0 {
+			break
 		}
+	}
+	switch {
+	case errors.Is(err, errs.ErrEmailTaken), errors.Is(err, models.ErrDuplicate):
+		return nil, "", errs.ErrEmailTaken
+	case err != nil:
 		return nil, "", fmt.Errorf("register: %w", err)
 	}
 	s.sendLater(ctx, "verification", u.ID, mail.VerificationMessage(s.baseURL, u.Email, token))
 	return u, s.exposed(token), nil
+}
+
+// claimAddress returns the user a registration of email is for: a new one,
+// or the unverified account already holding the address, which then looks
+// new (created now, with this registration's password for resend links).
+// A verified address is ErrEmailTaken.
+func claimAddress(tx *gorm.DB, email, hash string, now time.Time) (*models.User, error) {
+	u, err := models.LockUserByEmail(tx, email)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		u = &models.User{
+			ID: models.NewID(), Email: email, PasswordHash: hash,
+			Role: models.RoleViewer, Plan: models.DefaultPlan,
+			CreatedAt: now, UpdatedAt: now,
+		}
+		return u, models.CreateUser(tx, u) // the unique index decides between concurrent ones
+	case err != nil:
+		return nil, err
+	case u.EmailVerified:
+		return nil, errs.ErrEmailTaken
+	}
+	if err := models.UpdateUser(tx, u.ID, now, map[string]any{"password_hash": hash, "created_at": now}); err != nil {
+		return nil, err
+	}
+	u.PasswordHash, u.CreatedAt, u.UpdatedAt = hash, now, now
+	return u, nil
 }
 
 // Verify spends a verification token and marks its user's address verified.
@@ -82,7 +111,11 @@ func (s *Service) Verify(ctx context.Context, token string) error {
 		if err != nil {
 			return err
 		}
-		if err := models.UpdateUser(tx, t.UserID, now, map[string]any{"email_verified": true}); err != nil {
+		cols := map[string]any{"email_verified": true}
+		if t.PasswordHash != nil { // the password of the registration that sent this link
+			cols["password_hash"] = *t.PasswordHash
+		}
+		if err := models.UpdateUser(tx, t.UserID, now, cols); err != nil {
 			return err
 		}
 		// Other links mailed for this address are of no further use.
