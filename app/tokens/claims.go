@@ -9,12 +9,12 @@ import (
 
 // Claims is what a verified access token says about its caller.
 type Claims struct {
-	Subject   string    // user id
+	Subject   string      // user id
 	Role      models.Role // checked on verification; as in the database at issue time
-	Plan      string    // billing plan, read by the per-plan rate limits
-	ID        string    // jti
-	IssuedAt  time.Time // iat
-	ExpiresAt time.Time // exp
+	Plan      string      // billing plan, read by the per-plan rate limits
+	ID        string      // jti
+	IssuedAt  time.Time   // iat
+	ExpiresAt time.Time   // exp
 }
 
 // HasRole reports whether the caller's role is one of roles.
