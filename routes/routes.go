@@ -26,7 +26,8 @@ func New(a *app.App) (http.Handler, error) {
 	r.RedirectTrailingSlash = false // a redirect would not be the contract's JSON
 	r.RedirectFixedPath = false
 	https := strings.HasPrefix(a.Config.BaseURL, "https://")
-	r.Use(middleware.SecurityHeaders(https), middleware.RequestID(), middleware.Logger(a.Log), middleware.Recover(), middleware.LimitBody(), middleware.NoStore())
+	r.Use(middleware.SecurityHeaders(https), middleware.RequestID(), middleware.Logger(a.Log), middleware.Recover(),
+		middleware.CORS(a.Config.CORSAllowedOrigins), middleware.LimitBody(), middleware.NoStore())
 	limits := a.Limits
 	// Unknown routes are unauthenticated routes too: probing them costs budget.
 	r.NoRoute(middleware.LimitGlobal(limits), middleware.NotFound)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"os"
 	"runtime"
 	"strconv"
@@ -62,6 +63,8 @@ type Config struct {
 
 	LogLevel  slog.Level
 	PprofAddr string // empty: no profiling listener
+
+	CORSAllowedOrigins []string // exact, lower-case origins; empty: no CORS headers at all
 }
 
 // SMTP is the outgoing mail server; Host empty means mail goes to the log.
@@ -135,6 +138,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		},
 		LogLevel:  p.logLevel("LOG_LEVEL"),
 		PprofAddr: p.str("PPROF_ADDR", ""),
+
+		CORSAllowedOrigins: p.origins("CORS_ALLOWED_ORIGINS"),
 	}
 	if p.err != nil {
 		return nil, p.err
@@ -284,6 +289,23 @@ func (p *parser) plans(name string) map[string]limiter.Rate {
 		p.fail(name, err)
 	}
 	return m
+}
+
+// origins reads a list of exact origins (scheme://host[:port]). Wildcards,
+// paths and "null" are refused: an entry that matched more than the operator
+// typed would let another site's pages read the API's answers.
+func (p *parser) origins(name string) []string {
+	list := p.list(name)
+	for i, o := range list {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Contains(o, "*") ||
+			u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o, "?") || strings.HasSuffix(o, "#") {
+			p.fail(name, fmt.Errorf("%q is not an origin such as https://app.example.com", o))
+			return nil
+		}
+		list[i] = strings.ToLower(o) // browsers send origins in lower case
+	}
+	return list
 }
 
 func (p *parser) logLevel(name string) slog.Level {

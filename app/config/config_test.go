@@ -138,3 +138,23 @@ func TestEnvironmentWinsOverDotenv(t *testing.T) {
 		t.Fatalf("a missing .env is fine: %v", err)
 	}
 }
+
+// CORS origins are exact: anything that would match more than one origin, or
+// is not an origin at all, stops the program naming the variable.
+func TestCORSAllowedOriginsAreExactOrigins(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"CORS_ALLOWED_ORIGINS": " https://App.Example.com , http://localhost:5173,"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.CORSAllowedOrigins, " "); got != "https://app.example.com http://localhost:5173" {
+		t.Fatalf("origins %q", got)
+	}
+	for _, bad := range []string{"*", "https://*.example.com", "app.example.com", "https://app.example.com/", "https://app.example.com/x",
+		"ftp://app.example.com", "null", "https://user@app.example.com", "https://app.example.com?", "https://"} {
+		_, err := Load(env(map[string]string{"CORS_ALLOWED_ORIGINS": "https://ok.example.com," + bad}))
+		if err == nil || !strings.Contains(err.Error(), "CORS_ALLOWED_ORIGINS") {
+			t.Errorf("%q: error %v", bad, err)
+		}
+	}
+}
