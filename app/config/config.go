@@ -65,6 +65,11 @@ type Config struct {
 	PprofAddr string // empty: no profiling listener
 
 	CORSAllowedOrigins []string // exact, lower-case origins; empty: no CORS headers at all
+
+	Host                string // listen address; empty: all interfaces (the production default)
+	MaxConnections      int
+	MaxConnectionsPerIP int // peers in TrustedProxies are exempt
+	HTTPIdleTimeout     time.Duration
 }
 
 // SMTP is the outgoing mail server; Host empty means mail goes to the log.
@@ -140,6 +145,11 @@ func Load(getenv func(string) string) (*Config, error) {
 		PprofAddr: p.str("PPROF_ADDR", ""),
 
 		CORSAllowedOrigins: p.origins("CORS_ALLOWED_ORIGINS"),
+
+		Host:                p.str("HOST", ""),
+		MaxConnections:      p.intRange("MAX_CONNECTIONS", 10000, 1, 1<<20),
+		MaxConnectionsPerIP: p.intRange("MAX_CONNECTIONS_PER_IP", 256, 1, 1<<20),
+		HTTPIdleTimeout:     p.duration("HTTP_IDLE_TIMEOUT", 60*time.Second),
 	}
 	if p.err != nil {
 		return nil, p.err
@@ -171,7 +181,7 @@ func (c *Config) check() error {
 	for _, d := range []struct {
 		name  string
 		value time.Duration
-	}{{"ACCESS_TOKEN_TTL", c.AccessTokenTTL}, {"REFRESH_TOKEN_TTL", c.RefreshTokenTTL}, {"BCRYPT_WAIT", c.BcryptWait}} {
+	}{{"ACCESS_TOKEN_TTL", c.AccessTokenTTL}, {"REFRESH_TOKEN_TTL", c.RefreshTokenTTL}, {"BCRYPT_WAIT", c.BcryptWait}, {"HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout}} {
 		if d.value <= 0 {
 			return fmt.Errorf("%s must be a positive duration", d.name)
 		}
@@ -187,7 +197,28 @@ func (c *Config) check() error {
 	if c.DatabaseURL == "" && !c.Production() {
 		c.DatabaseURL = DefaultDatabaseURL
 	}
+	if c.Host == "" && !c.Production() {
+		// A development server hands out verification and reset tokens in
+		// its answers: only this machine may reach it unless told otherwise.
+		c.Host = "127.0.0.1"
+	}
 	return nil
+}
+
+// TrustedProxyPrefixes returns TRUSTED_PROXIES as prefixes, a bare address
+// as its own /32 or /128. Load has checked every entry.
+func (c *Config) TrustedProxyPrefixes() []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
+	for _, s := range c.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, _ := netip.ParseAddr(s)
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 // CheckServe is the start-up check of `serve`: production refuses to run
