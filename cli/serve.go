@@ -14,6 +14,7 @@ import (
 
 	"apisec/app"
 	"apisec/app/config"
+	"apisec/app/connlimit"
 	"apisec/routes"
 )
 
@@ -22,7 +23,6 @@ const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 15 * time.Second
 	writeTimeout      = 30 * time.Second
-	idleTimeout       = 120 * time.Second
 	shutdownTimeout   = 20 * time.Second
 )
 
@@ -47,16 +47,21 @@ func serve(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	tcp, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return fmt.Errorf("listen on HOST=%q PORT=%d: %w", cfg.Host, cfg.Port, err)
 	}
+	ln := connlimit.Wrap(tcp, connlimit.Limits{
+		Total:  cfg.MaxConnections,
+		PerIP:  cfg.MaxConnectionsPerIP,
+		Exempt: cfg.TrustedProxyPrefixes(),
+	})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
+		IdleTimeout:       cfg.HTTPIdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 	}
 	if cfg.PprofAddr != "" {

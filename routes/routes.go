@@ -3,6 +3,7 @@ package routes
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -25,7 +26,9 @@ func New(a *app.App) (http.Handler, error) {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false // a redirect would not be the contract's JSON
 	r.RedirectFixedPath = false
-	r.Use(middleware.RequestID(), middleware.Logger(a.Log), middleware.Recover(), middleware.LimitBody(), middleware.NoStore())
+	https := strings.HasPrefix(a.Config.BaseURL, "https://")
+	r.Use(middleware.SecurityHeaders(https), middleware.RequestID(), middleware.Logger(a.Log), middleware.Recover(),
+		middleware.CORS(a.Config.CORSAllowedOrigins), middleware.LimitBody(), middleware.NoStore())
 	limits := a.Limits
 	// Unknown routes are unauthenticated routes too: probing them costs budget.
 	r.NoRoute(middleware.Limit(limits, ratelimit.Global), middleware.NotFound)

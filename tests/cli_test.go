@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -209,51 +210,70 @@ func TestKeysGenerateWritesAPairOnceAndNeverOverwrites(t *testing.T) {
 
 func TestServeAnswersAndShutsDownGracefully(t *testing.T) {
 	t.Parallel()
-	vars := cliVars(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	vars["PORT"] = strconv.Itoa(port)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	var stderr string
-	go func() {
-		code, _, errOut := runCLI(t, ctx, vars, "serve")
-		stderr = errOut
-		done <- code
-	}()
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := http.Get(base + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("serve did not answer /healthz: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	res, err := http.Get(base + "/public/status")
+	port, stop := startServe(t, cliVars(t))
+	res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/public/status", port))
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("/public/status: %v %v", res, err)
 	}
 	res.Body.Close()
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("serve exited %d: %s", code, stderr)
+	if code, stderr := stop(); code != 0 {
+		t.Fatalf("serve exited %d: %s", code, stderr)
+	}
+}
+
+// startServe runs `serve` in-process on a free loopback port with vars and
+// waits until it answers /healthz. stop cancels it and returns its exit code
+// and stderr; it is called at cleanup if the test does not.
+func startServe(t *testing.T, vars map[string]string) (port int, stop func() (int, string)) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port = ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	vars["PORT"] = strconv.Itoa(port)
+	ctx, cancel := context.WithCancel(context.Background())
+	type exit struct {
+		code   int
+		stderr string
+	}
+	done := make(chan exit, 1)
+	go func() {
+		code, _, stderr := runCLI(t, ctx, vars, "serve")
+		done <- exit{code, stderr}
+	}()
+	var once sync.Once
+	var last exit
+	stop = func() (int, string) {
+		once.Do(func() {
+			cancel()
+			select {
+			case last = <-done:
+			case <-time.After(30 * time.Second):
+				last = exit{-1, "serve did not shut down"}
+			}
+		})
+		return last.code, last.stderr
+	}
+	t.Cleanup(func() { stop() })
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	// No connection kept: a test counting the server's connections sees only its own.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := client.Get(base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return port, stop
+			}
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not shut down")
+		if time.Now().After(deadline) {
+			code, stderr := stop()
+			t.Fatalf("serve did not answer /healthz: %v (exit %d, %s)", err, code, stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"os"
 	"runtime"
 	"strconv"
@@ -65,6 +66,13 @@ type Config struct {
 
 	LogLevel  slog.Level
 	PprofAddr string // empty: no profiling listener
+
+	CORSAllowedOrigins []string // exact, lower-case origins; empty: no CORS headers at all
+
+	Host                string // listen address; empty: all interfaces (the production default)
+	MaxConnections      int
+	MaxConnectionsPerIP int // peers in TrustedProxies are exempt
+	HTTPIdleTimeout     time.Duration
 }
 
 // SMTP is the outgoing mail server; Host empty means mail goes to the log.
@@ -136,6 +144,13 @@ func Load(getenv func(string) string) (*Config, error) {
 		Rates:     p.rates(),
 		LogLevel:  p.logLevel("LOG_LEVEL"),
 		PprofAddr: p.str("PPROF_ADDR", ""),
+
+		CORSAllowedOrigins: p.origins("CORS_ALLOWED_ORIGINS"),
+
+		Host:                p.str("HOST", ""),
+		MaxConnections:      p.intRange("MAX_CONNECTIONS", 10000, 1, 1<<20),
+		MaxConnectionsPerIP: p.intRange("MAX_CONNECTIONS_PER_IP", 256, 1, 1<<20),
+		HTTPIdleTimeout:     p.duration("HTTP_IDLE_TIMEOUT", 60*time.Second),
 	}
 	if p.err != nil {
 		return nil, p.err
@@ -167,7 +182,8 @@ func (c *Config) check() error {
 	for _, d := range []struct {
 		name  string
 		value time.Duration
-	}{{"ACCESS_TOKEN_TTL", c.AccessTokenTTL}, {"REFRESH_TOKEN_TTL", c.RefreshTokenTTL}, {"DEVICE_TOKEN_TTL", c.DeviceTokenTTL}, {"BCRYPT_WAIT", c.BcryptWait}} {
+	}{{"ACCESS_TOKEN_TTL", c.AccessTokenTTL}, {"REFRESH_TOKEN_TTL", c.RefreshTokenTTL}, {"DEVICE_TOKEN_TTL", c.DeviceTokenTTL},
+		{"BCRYPT_WAIT", c.BcryptWait}, {"HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout}} {
 		if d.value <= 0 {
 			return fmt.Errorf("%s must be a positive duration", d.name)
 		}
@@ -189,7 +205,28 @@ func (c *Config) check() error {
 	if c.DatabaseURL == "" && !c.Production() {
 		c.DatabaseURL = DefaultDatabaseURL
 	}
+	if c.Host == "" && !c.Production() {
+		// A development server hands out verification and reset tokens in
+		// its answers: only this machine may reach it unless told otherwise.
+		c.Host = "127.0.0.1"
+	}
 	return nil
+}
+
+// TrustedProxyPrefixes returns TRUSTED_PROXIES as prefixes, a bare address
+// as its own /32 or /128. Load has checked every entry.
+func (c *Config) TrustedProxyPrefixes() []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
+	for _, s := range c.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, _ := netip.ParseAddr(s)
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 // CheckServe is the start-up check of `serve`: production refuses to run
@@ -300,6 +337,23 @@ func (p *parser) plans(name string) map[string]limiter.Rate {
 		p.fail(name, err)
 	}
 	return m
+}
+
+// origins reads a list of exact origins (scheme://host[:port]). Wildcards,
+// paths and "null" are refused: an entry that matched more than the operator
+// typed would let another site's pages read the API's answers.
+func (p *parser) origins(name string) []string {
+	list := p.list(name)
+	for i, o := range list {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Contains(o, "*") ||
+			u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o, "?") || strings.HasSuffix(o, "#") {
+			p.fail(name, fmt.Errorf("%q is not an origin such as https://app.example.com", o))
+			return nil
+		}
+		list[i] = strings.ToLower(o) // browsers send origins in lower case
+	}
+	return list
 }
 
 func (p *parser) logLevel(name string) slog.Level {

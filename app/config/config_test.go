@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,5 +137,54 @@ func TestEnvironmentWinsOverDotenv(t *testing.T) {
 	}
 	if _, err := WithDotenv(env(nil), filepath.Join(t.TempDir(), "missing")); err != nil {
 		t.Fatalf("a missing .env is fine: %v", err)
+	}
+}
+
+// CORS origins are exact: anything that would match more than one origin, or
+// is not an origin at all, stops the program naming the variable.
+func TestCORSAllowedOriginsAreExactOrigins(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"CORS_ALLOWED_ORIGINS": " https://App.Example.com , http://localhost:5173,"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.CORSAllowedOrigins, " "); got != "https://app.example.com http://localhost:5173" {
+		t.Fatalf("origins %q", got)
+	}
+	for _, bad := range []string{"*", "https://*.example.com", "app.example.com", "https://app.example.com/", "https://app.example.com/x",
+		"ftp://app.example.com", "null", "https://user@app.example.com", "https://app.example.com?", "https://"} {
+		_, err := Load(env(map[string]string{"CORS_ALLOWED_ORIGINS": "https://ok.example.com," + bad}))
+		if err == nil || !strings.Contains(err.Error(), "CORS_ALLOWED_ORIGINS") {
+			t.Errorf("%q: error %v", bad, err)
+		}
+	}
+}
+
+func TestConnectionSettingsDefaultToTheContract(t *testing.T) {
+	t.Parallel()
+	for appEnv, host := range map[string]string{Development: "127.0.0.1", Test: "127.0.0.1", Production: ""} {
+		c, err := Load(env(map[string]string{"APP_ENV": appEnv}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Host != host || c.MaxConnections != 10000 || c.MaxConnectionsPerIP != 256 || c.HTTPIdleTimeout != 60*time.Second {
+			t.Errorf("%s: HOST %q, MAX_CONNECTIONS %d, MAX_CONNECTIONS_PER_IP %d, HTTP_IDLE_TIMEOUT %v",
+				appEnv, c.Host, c.MaxConnections, c.MaxConnectionsPerIP, c.HTTPIdleTimeout)
+		}
+	}
+	c, err := Load(env(map[string]string{"HOST": "0.0.0.0", "TRUSTED_PROXIES": "10.1.2.3/8, 192.0.2.7, ::ffff:198.51.100.1, 2001:db8::/32"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Host != "0.0.0.0" {
+		t.Errorf("HOST %q", c.Host)
+	}
+	if got := fmt.Sprint(c.TrustedProxyPrefixes()); got != "[10.0.0.0/8 192.0.2.7/32 198.51.100.1/32 2001:db8::/32]" {
+		t.Errorf("trusted proxy prefixes %s", got)
+	}
+	for name, v := range map[string]string{"MAX_CONNECTIONS": "0", "MAX_CONNECTIONS_PER_IP": "many", "HTTP_IDLE_TIMEOUT": "0s"} {
+		if _, err := Load(env(map[string]string{name: v})); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: error %v", name, v, err)
+		}
 	}
 }
