@@ -270,3 +270,20 @@ func TestAnalyticsCountsUsersByRoleProjectsAndLogins(t *testing.T) {
 	}
 	expect(t, e.do("GET", "/analytics", nil), http.StatusUnauthorized, "Authentication required")
 }
+
+// An access token outlives its user by up to its TTL; the project insert
+// then fails on the owner's foreign key, which means the caller is gone.
+func TestADeletedEditorsStillValidTokenIsAnInvalidToken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, unlimited())
+	editor := userWithRole(t, e, "gone@example.com", "editor")
+	_, claims := claimsOf(t, editor.Access)
+	if err := e.App.DB.Exec("DELETE FROM users WHERE id = ?", claims["sub"]).Error; err != nil {
+		t.Fatal(err)
+	}
+	r := e.do("POST", "/projects", map[string]string{"name": "Orphan"}, bearer(editor.Access)...)
+	expect(t, r, http.StatusUnauthorized, "Invalid token")
+	if r.Header.Get("WWW-Authenticate") != "Bearer" {
+		t.Fatalf("WWW-Authenticate %q", r.Header.Get("WWW-Authenticate"))
+	}
+}

@@ -49,7 +49,12 @@ func (s *Service) Create(ctx context.Context, ownerID, name, description string)
 		return nil, err
 	}
 	p := &models.Project{ID: models.NewID(), Name: name, Description: description, OwnerID: ownerID, CreatedAt: s.now()}
-	if err := models.CreateProject(s.db.WithContext(ctx), p); err != nil {
+	err := models.CreateProject(s.db.WithContext(ctx), p)
+	if errors.Is(err, models.ErrForeignKey) {
+		// The owner is the caller: its token outlived its account.
+		return nil, errs.ErrInvalidToken
+	}
+	if err != nil {
 		return nil, err
 	}
 	return p, nil
