@@ -45,7 +45,9 @@ func TestTheAccessTableOfProjectsAndAnalytics(t *testing.T) {
 		want         want
 	}{
 		{"GET", "/projects", nil, want{200, 200, 200, 401}},
+		{"GET", "/projects/{id}", nil, want{200, 200, 200, 401}},
 		{"POST", "/projects", map[string]string{"name": "Table"}, want{403, 201, 201, 401}},
+		{"PATCH", "/projects/{id}", map[string]string{"name": "Renamed"}, want{403, 200, 200, 401}}, // the editor owns it
 		{"DELETE", "/projects/{id}", nil, want{403, 403, 204, 401}},
 		{"GET", "/analytics", nil, want{403, 403, 200, 401}},
 	}
@@ -55,8 +57,8 @@ func TestTheAccessTableOfProjectsAndAnalytics(t *testing.T) {
 				t.Parallel()
 				path := c.path
 				if strings.Contains(path, "{id}") {
-					// Each case deletes its own project, so a 204 for one
-					// does not turn into a 404 for the next.
+					// Each case has its own project (of tm.editor), so a 204
+					// for one does not turn into a 404 for the next.
 					path = strings.Replace(path, "{id}", createProject(t, e, tm.editor.Access, map[string]string{"name": "Doomed"})["id"].(string), 1)
 				}
 				var headers []string
