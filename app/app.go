@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"apisec/app/accounts"
+	"apisec/app/analytics"
 	"apisec/app/config"
 	"apisec/app/mail"
 	"apisec/app/passwords"
@@ -35,11 +36,12 @@ type App struct {
 	Engine db.Engine
 	Redis  redis.UniversalClient // nil: in-process rate-limit stores
 
-	Tokens   *tokens.Service
-	Hasher   *passwords.Hasher
-	Limits   *ratelimit.Limiters
-	Accounts *accounts.Service
-	Projects *projects.Service
+	Tokens    *tokens.Service
+	Hasher    *passwords.Hasher
+	Limits    *ratelimit.Limiters
+	Accounts  *accounts.Service
+	Projects  *projects.Service
+	Analytics *analytics.Service
 
 	monotonic func() time.Time // Now before UTC(), which strips the monotonic reading
 	rlPrefix  string
@@ -183,6 +185,7 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 	})
 	a.closers = append(a.closers, func() error { a.Accounts.Close(); return nil })
 	a.Projects = projects.New(a.DB, a.Now)
+	a.Analytics = analytics.New(a.DB, a.Now)
 	if !cfg.Production() {
 		a.Log.Warn("APP_ENV is not production: verification and reset tokens are returned in responses")
 	}

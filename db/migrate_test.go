@@ -5,8 +5,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pressly/goose/v3"
+	"gorm.io/gorm"
 
 	"apisec/db"
 	"apisec/db/dbtest"
@@ -33,6 +37,10 @@ func TestMigrationsRunUpDownUp(t *testing.T) {
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatalf("first up: %v", err)
 	}
+	created := schemaObjects(t, gdb, engine)
+	if !slices.Contains(created, "users") {
+		t.Fatalf("the catalog query found no users table after up: %v", created)
+	}
 	for i := 0; i < total; i++ {
 		if _, err := p.Down(ctx); err != nil {
 			t.Fatalf("down #%d: %v", i+1, err)
@@ -41,8 +49,8 @@ func TestMigrationsRunUpDownUp(t *testing.T) {
 	if v, _ := p.GetDBVersion(ctx); v != 0 {
 		t.Fatalf("version after all downs = %d, want 0", v)
 	}
-	if left := rowCounts(t, gdb, engine); len(left) != 0 {
-		t.Fatalf("tables left after down: %v", left)
+	if left := schemaObjects(t, gdb, engine); len(left) != 0 {
+		t.Fatalf("left after every down: %v", left)
 	}
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatalf("second up: %v", err)
@@ -54,6 +62,26 @@ func TestMigrationsRunUpDownUp(t *testing.T) {
 	if strings.Count(out.String(), "applied") != total {
 		t.Fatalf("status after up:\n%s", out.String())
 	}
+	if again := schemaObjects(t, gdb, engine); !slices.Equal(again, created) {
+		t.Fatalf("second up made %v, the first %v", again, created)
+	}
+}
+
+// schemaObjects lists, from the database's own catalog, every table, index,
+// view and sequence but goose's bookkeeping, so a migration whose Down
+// forgets something fails the round trip without this test naming it.
+func schemaObjects(t *testing.T, gdb *gorm.DB, engine db.Engine) []string {
+	t.Helper()
+	q := `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'i', 'v', 'm', 'S') AND c.relname NOT LIKE ? ORDER BY 1`
+	if engine == db.SQLite {
+		q = "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND tbl_name NOT LIKE ? ORDER BY 1"
+	}
+	var names []string
+	if err := gdb.Raw(q, goose.DefaultTablename+"%").Scan(&names).Error; err != nil {
+		t.Fatal(err)
+	}
+	return names
 }
 
 func TestSchemaEnforcesCaseInsensitiveEmailAndRoles(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"apisec/app/errs"
+	"apisec/app/resource"
 	"apisec/middleware"
 	"apisec/models"
 )
@@ -77,11 +78,17 @@ func userJSON(u *models.User) user {
 	return user{ID: u.ID, Email: u.Email, Role: string(u.Role), Plan: u.Plan, EmailVerified: u.EmailVerified, CreatedAt: u.CreatedAt.Format(time.RFC3339Nano)}
 }
 
-// caller returns the signed-in user's claims; RequireAuth guarantees them.
+// caller returns the signed-in user's id; RequireAuth guarantees one.
 func caller(c *gin.Context) (string, error) {
+	who, err := callerOf(c)
+	return who.ID, err
+}
+
+// callerOf returns the signed-in user as a per-object rule sees it.
+func callerOf(c *gin.Context) (resource.Caller, error) {
 	cl, ok := middleware.CallerFrom(c)
 	if !ok {
-		return "", errs.ErrAuthRequired
+		return resource.Caller{}, errs.ErrAuthRequired
 	}
-	return cl.Subject, nil
+	return resource.Caller{ID: cl.Subject, Role: cl.Role}, nil
 }

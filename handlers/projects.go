@@ -7,10 +7,11 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"apisec/app/projects"
+	"apisec/app/resource"
 	"apisec/models"
 )
 
-// Projects serves /projects and /analytics.
+// Projects serves /projects.
 type Projects struct {
 	Projects *projects.Service
 }
@@ -27,17 +28,35 @@ func projectJSON(p *models.Project) project {
 	return project{ID: p.ID, Name: p.Name, Description: p.Description, OwnerID: p.OwnerID, CreatedAt: p.CreatedAt.Format(time.RFC3339Nano)}
 }
 
-// List handles GET /projects.
+type projectPage struct {
+	Projects   []project `json:"projects"`
+	NextCursor *string   `json:"nextCursor"` // null on the last page
+}
+
+// List handles GET /projects?limit=N&cursor=C.
 func (h *Projects) List(c *gin.Context) (int, any, error) {
-	list, err := h.Projects.List(c.Request.Context())
+	page, err := resource.ParsePage(c.Request.URL.Query())
 	if err != nil {
 		return 0, nil, err
 	}
-	out := make([]project, len(list))
-	for i := range list {
-		out[i] = projectJSON(&list[i])
+	list, next, err := h.Projects.List(c.Request.Context(), page)
+	if err != nil {
+		return 0, nil, err
 	}
-	return http.StatusOK, gin.H{"projects": out}, nil
+	out := projectPage{Projects: make([]project, len(list)), NextCursor: next}
+	for i := range list {
+		out.Projects[i] = projectJSON(&list[i])
+	}
+	return http.StatusOK, out, nil
+}
+
+// Get handles GET /projects/:id.
+func (h *Projects) Get(c *gin.Context) (int, any, error) {
+	p, err := h.Projects.Get(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, gin.H{"project": projectJSON(p)}, nil
 }
 
 type newProject struct {
@@ -47,7 +66,7 @@ type newProject struct {
 
 // Create handles POST /projects.
 func (h *Projects) Create(c *gin.Context) (int, any, error) {
-	id, err := caller(c)
+	who, err := callerOf(c)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -55,11 +74,34 @@ func (h *Projects) Create(c *gin.Context) (int, any, error) {
 	if err := bindJSON(c, &in); err != nil {
 		return 0, nil, err
 	}
-	p, err := h.Projects.Create(c.Request.Context(), id, in.Name, in.Description)
+	p, err := h.Projects.Create(c.Request.Context(), who, in.Name, in.Description)
 	if err != nil {
 		return 0, nil, err
 	}
 	return http.StatusCreated, gin.H{"project": projectJSON(p)}, nil
+}
+
+// projectPatch: an absent (or null) field stays as it is.
+type projectPatch struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+}
+
+// Update handles PATCH /projects/:id; who may is the service's rule.
+func (h *Projects) Update(c *gin.Context) (int, any, error) {
+	who, err := callerOf(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	var in projectPatch
+	if err := bindJSON(c, &in); err != nil {
+		return 0, nil, err
+	}
+	p, err := h.Projects.Update(c.Request.Context(), who, c.Param("id"), models.ProjectChanges{Name: in.Name, Description: in.Description})
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, gin.H{"project": projectJSON(p)}, nil
 }
 
 // Delete handles DELETE /projects/:id.
@@ -68,17 +110,4 @@ func (h *Projects) Delete(c *gin.Context) (int, any, error) {
 		return 0, nil, err
 	}
 	return http.StatusNoContent, nil, nil
-}
-
-// Analytics handles GET /analytics.
-func (h *Projects) Analytics(c *gin.Context) (int, any, error) {
-	st, err := h.Projects.Analytics(c.Request.Context())
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, gin.H{
-		"users":    gin.H{"total": st.Users, "byRole": st.UsersByRole},
-		"projects": gin.H{"total": st.Projects},
-		"logins":   gin.H{"total": st.Logins, "last24h": st.LoginsLast24},
-	}, nil
 }

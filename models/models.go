@@ -14,6 +14,9 @@ import (
 var (
 	ErrNotFound  = errors.New("record not found")
 	ErrDuplicate = errors.New("duplicate key")
+	// ErrForeignKey: a write referenced a row that does not exist (or no
+	// longer does); the service knows which reference that was.
+	ErrForeignKey = errors.New("foreign key violation")
 )
 
 // NewID returns a random UUID (v4) for a primary key.
@@ -30,6 +33,8 @@ func ValidID(s string) bool {
 }
 
 // translate turns GORM's translated errors into the package's named errors.
+// Both dialectors translate by the driver's error type and code (pgconn's
+// SQLSTATE 23503, SQLite's SQLITE_CONSTRAINT_FOREIGNKEY), never by text.
 func translate(err error) error {
 	switch {
 	case err == nil:
@@ -38,6 +43,8 @@ func translate(err error) error {
 		return ErrNotFound
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return ErrDuplicate
+	case errors.Is(err, gorm.ErrForeignKeyViolated):
+		return ErrForeignKey
 	}
 	return err
 }

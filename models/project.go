@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Project is the example resource behind the role checks.
@@ -24,14 +25,57 @@ func CreateProject(db *gorm.DB, p *Project) error {
 	return nil
 }
 
-// ListProjects returns up to limit projects, newest first.
-func ListProjects(db *gorm.DB, limit int) ([]Project, error) {
-	projects := make([]Project, 0, 16)
-	err := db.Order("created_at DESC, id").Limit(limit).Find(&projects).Error
-	if err != nil {
+// Key is p's position in a newest-first list.
+func (p Project) Key() Keyset { return Keyset{CreatedAt: p.CreatedAt, ID: p.ID} }
+
+// ListProjects returns up to limit projects after the position after (nil:
+// from the newest), newest first.
+func ListProjects(db *gorm.DB, after *Keyset, limit int) ([]Project, error) {
+	projects := make([]Project, 0, min(limit, 64))
+	if err := db.Scopes(NewestFirst(after, limit)).Find(&projects).Error; err != nil {
 		return nil, fmt.Errorf("list projects: %w", err)
 	}
 	return projects, nil
+}
+
+// ProjectByID finds project id; ErrNotFound if there is none.
+func ProjectByID(db *gorm.DB, id string) (*Project, error) {
+	var p Project
+	if err := db.Where("id = ?", id).Take(&p).Error; err != nil {
+		return nil, fmt.Errorf("project by id: %w", translate(err))
+	}
+	return &p, nil
+}
+
+// ProjectChanges is a PATCH of a project: nil fields stay as they are.
+type ProjectChanges struct {
+	Name        *string
+	Description *string
+}
+
+// UpdateProject applies ch to project id and returns the project as stored
+// (RETURNING: no second read, and a concurrent change of the other field is
+// shown, not hidden); ErrNotFound if there is none.
+func UpdateProject(db *gorm.DB, id string, ch ProjectChanges) (*Project, error) {
+	cols := make(map[string]any, 2)
+	if ch.Name != nil {
+		cols["name"] = *ch.Name
+	}
+	if ch.Description != nil {
+		cols["description"] = *ch.Description
+	}
+	if len(cols) == 0 {
+		return ProjectByID(db, id)
+	}
+	var p Project
+	res := db.Model(&p).Clauses(clause.Returning{}).Where("id = ?", id).Updates(cols)
+	if res.Error != nil {
+		return nil, fmt.Errorf("update project: %w", translate(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return nil, fmt.Errorf("update project: %w", ErrNotFound)
+	}
+	return &p, nil
 }
 
 // DeleteProject deletes project id; ErrNotFound if there is none.

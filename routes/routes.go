@@ -37,6 +37,7 @@ func New(a *app.App) (http.Handler, error) {
 	health := &handlers.Health{Ready: a.Ready, JWKS: a.Tokens.JWKS(), Log: a.Log.Warn}
 	auth := &handlers.Auth{Accounts: a.Accounts, ExposeTokens: !a.Config.Production()}
 	projects := &handlers.Projects{Projects: a.Projects}
+	analytics := &handlers.Analytics{Analytics: a.Analytics}
 	h := middleware.Handle
 
 	get(r, "/healthz", h(health.Healthz))
@@ -67,9 +68,11 @@ func New(a *app.App) (http.Handler, error) {
 		middleware.CountFailures(limits, ratelimit.Login, http.StatusForbidden),
 		middleware.CountFailures(limits, ratelimit.Account, http.StatusForbidden), h(auth.ChangePassword))
 	get(signed, "/projects", h(projects.List))
+	get(signed, "/projects/:id", h(projects.Get))
 	signed.POST("/projects", middleware.RequireRole(models.RoleEditor, models.RoleAdmin), h(projects.Create))
+	signed.PATCH("/projects/:id", h(projects.Update)) // per object: the owner if an editor, or any admin
 	signed.DELETE("/projects/:id", middleware.RequireRole(models.RoleAdmin), h(projects.Delete))
-	get(signed, "/analytics", middleware.RequireRole(models.RoleAdmin), h(projects.Analytics))
+	get(signed, "/analytics", middleware.RequireRole(models.RoleAdmin), h(analytics.Get))
 	return r, nil
 }
 

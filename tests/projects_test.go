@@ -45,7 +45,9 @@ func TestTheAccessTableOfProjectsAndAnalytics(t *testing.T) {
 		want         want
 	}{
 		{"GET", "/projects", nil, want{200, 200, 200, 401}},
+		{"GET", "/projects/{id}", nil, want{200, 200, 200, 401}},
 		{"POST", "/projects", map[string]string{"name": "Table"}, want{403, 201, 201, 401}},
+		{"PATCH", "/projects/{id}", map[string]string{"name": "Renamed"}, want{403, 200, 200, 401}}, // the editor owns it
 		{"DELETE", "/projects/{id}", nil, want{403, 403, 204, 401}},
 		{"GET", "/analytics", nil, want{403, 403, 200, 401}},
 	}
@@ -55,8 +57,8 @@ func TestTheAccessTableOfProjectsAndAnalytics(t *testing.T) {
 				t.Parallel()
 				path := c.path
 				if strings.Contains(path, "{id}") {
-					// Each case deletes its own project, so a 204 for one
-					// does not turn into a 404 for the next.
+					// Each case has its own project (of tm.editor), so a 204
+					// for one does not turn into a 404 for the next.
 					path = strings.Replace(path, "{id}", createProject(t, e, tm.editor.Access, map[string]string{"name": "Doomed"})["id"].(string), 1)
 				}
 				var headers []string
@@ -269,4 +271,21 @@ func TestAnalyticsCountsUsersByRoleProjectsAndLogins(t *testing.T) {
 		expect(t, e.do("GET", "/analytics", nil, bearer(token)...), http.StatusForbidden, "Insufficient permissions")
 	}
 	expect(t, e.do("GET", "/analytics", nil), http.StatusUnauthorized, "Authentication required")
+}
+
+// An access token outlives its user by up to its TTL; the project insert
+// then fails on the owner's foreign key, which means the caller is gone.
+func TestADeletedEditorsStillValidTokenIsAnInvalidToken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, unlimited())
+	editor := userWithRole(t, e, "gone@example.com", "editor")
+	_, claims := claimsOf(t, editor.Access)
+	if err := e.App.DB.Exec("DELETE FROM users WHERE id = ?", claims["sub"]).Error; err != nil {
+		t.Fatal(err)
+	}
+	r := e.do("POST", "/projects", map[string]string{"name": "Orphan"}, bearer(editor.Access)...)
+	expect(t, r, http.StatusUnauthorized, "Invalid token")
+	if r.Header.Get("WWW-Authenticate") != "Bearer" {
+		t.Fatalf("WWW-Authenticate %q", r.Header.Get("WWW-Authenticate"))
+	}
 }
