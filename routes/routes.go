@@ -31,7 +31,7 @@ func New(a *app.App) (http.Handler, error) {
 	r.NoMethod(middleware.LimitGlobal(limits), middleware.MethodNotAllowed)
 
 	health := &handlers.Health{Ready: a.Ready, JWKS: a.Tokens.JWKS(), Log: a.Log.Warn}
-	auth := &handlers.Auth{Accounts: a.Accounts, ExposeTokens: !a.Config.Production()}
+	auth := &handlers.Auth{Accounts: a.Accounts}
 	projects := &handlers.Projects{Projects: a.Projects}
 	h := middleware.Handle
 

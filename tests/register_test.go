@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -342,4 +343,28 @@ func TestProductionKeepsMailedTokensOutOfResponses(t *testing.T) {
 	}
 	reset := linkToken(t, mailTo(t, e, "prod@example.com", 2), "https://app.example.test/reset-password?token=")
 	expect(t, e.do("POST", "/auth/password/reset", map[string]string{"token": reset, "newPassword": "Brand-New-Pass-9"}), http.StatusNoContent, "")
+}
+
+// The production wiring makes the accounts service itself withhold the
+// tokens it mails, not only the handlers: a CLI or a new route calling the
+// service gets none either.
+func TestTheProductionAccountsServiceWithholdsMailedTokens(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, map[string]string{"APP_ENV": "production", "BCRYPT_COST": "10"})
+	svc, ctx := e.App.Accounts, context.Background()
+	if svc.ExposesTokens() {
+		t.Fatal("the production accounts service exposes mailed tokens")
+	}
+	_, token, err := svc.Register(ctx, "wired@example.com", goodPassword)
+	if err != nil || token != "" {
+		t.Fatalf("Register = %q, %v; want no token", token, err)
+	}
+	verify := linkToken(t, mailTo(t, e, "wired@example.com", 1), "https://app.example.test/auth/verify?token=")
+	if err := svc.Verify(ctx, verify); err != nil {
+		t.Fatal(err)
+	}
+	if token, err := svc.ForgotPassword(ctx, "wired@example.com"); err != nil || token != "" {
+		t.Fatalf("ForgotPassword = %q, %v; want no token", token, err)
+	}
+	linkToken(t, mailTo(t, e, "wired@example.com", 2), "https://app.example.test/reset-password?token=")
 }
