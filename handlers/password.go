@@ -39,7 +39,7 @@ func (h *Auth) ForgotPassword(c *gin.Context) (int, any, error) {
 		return 0, nil, err
 	}
 	out := gin.H{"message": "If the address is registered, a reset link is on its way"}
-	if h.ExposeTokens && token != "" {
+	if h.Accounts.ExposesTokens() && token != "" {
 		out["resetToken"] = token
 	}
 	return http.StatusAccepted, out, nil

@@ -35,7 +35,7 @@ func New(a *app.App) (http.Handler, error) {
 	r.NoMethod(middleware.Limit(limits, ratelimit.Global), middleware.MethodNotAllowed)
 
 	health := &handlers.Health{Ready: a.Ready, JWKS: a.Tokens.JWKS(), Log: a.Log.Warn}
-	auth := &handlers.Auth{Accounts: a.Accounts, ExposeTokens: !a.Config.Production()}
+	auth := &handlers.Auth{Accounts: a.Accounts}
 	projects := &handlers.Projects{Projects: a.Projects}
 	analytics := &handlers.Analytics{Analytics: a.Analytics}
 	h := middleware.Handle

@@ -327,3 +327,16 @@ func TestConcurrentResetsWithOneTokenSucceedExactlyOnce(t *testing.T) {
 	}
 	login(t, e, "resetrace@example.com", won[0])
 }
+
+func TestAPasswordChangeVoidsAnOpenResetLink(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, unlimited())
+	registerAndVerify(t, e, "changed@example.com", goodPassword)
+	token := forgot(t, e, "changed@example.com")
+	s := login(t, e, "changed@example.com", goodPassword)
+	expect(t, e.do("POST", "/auth/password/change", map[string]string{"currentPassword": goodPassword, "newPassword": "Brand-New-Pass-9"},
+		bearer(s.Access)...), http.StatusNoContent, "")
+	expect(t, e.do("POST", "/auth/password/reset", map[string]string{"token": token, "newPassword": "Other-New-Pass-8"}),
+		http.StatusBadRequest, "Invalid or expired reset token")
+	login(t, e, "changed@example.com", "Brand-New-Pass-9")
+}

@@ -2,7 +2,11 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
 
 	"apisec/app/errs"
 	"apisec/app/tokens"
@@ -50,6 +54,66 @@ func TestLoginGivesTheSameAnswerForAnUnknownEmailAndAWrongPassword(t *testing.T)
 	wantErr(t, err, errs.ErrInvalidCredentials)
 	if n := e.count(t, "login_events", ""); n != 0 {
 		t.Fatalf("%d login events recorded for failures", n)
+	}
+}
+
+// cancelKey carries, in a context, the cancel function that the query
+// callback of TestLoginOfAnUnknownOrMalformedAddressRunsBcrypt calls.
+type cancelKey struct{}
+
+// An unknown or malformed address must cost a bcrypt run like a wrong
+// password. A client gone once the account lookup has run (cancelled
+// context) shows whether the login then reaches the hasher: it answers 503
+// if it does, 401 if it skipped the dummy comparison.
+func TestLoginOfAnUnknownOrMalformedAddressRunsBcrypt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	err := e.db.Callback().Query().After("gorm:query").Register("test:cancel", func(tx *gorm.DB) {
+		if cancel, ok := tx.Statement.Context.Value(cancelKey{}).(context.CancelFunc); ok {
+			cancel()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A malformed address is never looked up, so its client is gone from the start.
+	for email, cancelFirst := range map[string]bool{"nobody@example.com": false, "not an address": true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		ctx = context.WithValue(ctx, cancelKey{}, cancel)
+		if cancelFirst {
+			cancel()
+		}
+		_, err := e.svc.Login(ctx, email, testPassword)
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: %v, want the hasher's refusal of a cancelled context", email, err)
+		}
+		wantErr(t, err, errs.ErrUnavailable)
+	}
+}
+
+// Raising BCRYPT_COST upgrades a stored hash at the owner's next login.
+func TestLoginRehashesAHashOfAnotherCost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	u := e.verifiedUser(t, "rhea@example.com")
+	old, err := bcrypt.GenerateFromPassword([]byte(testPassword), e.deps.Hasher.Cost()+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := models.UpdateUser(e.db, u.ID, e.clock.Now(), map[string]any{"password_hash": string(old)}); err != nil {
+		t.Fatal(err)
+	}
+	e.login(t, u.Email)
+	got, err := models.UserByID(e.db, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cost, err := bcrypt.Cost([]byte(got.PasswordHash)); err != nil || cost != e.deps.Hasher.Cost() {
+		t.Fatalf("stored hash cost %d (%v), want %d", cost, err, e.deps.Hasher.Cost())
+	}
+	if err := bcrypt.CompareHashAndPassword([]byte(got.PasswordHash), []byte(testPassword)); err != nil {
+		t.Fatalf("the new hash does not match the password: %v", err)
 	}
 }
 

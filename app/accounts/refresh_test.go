@@ -215,3 +215,30 @@ func TestRefreshRefusesMalformedUnknownExpiredAndRevokedTokens(t *testing.T) {
 	_, err = e.svc.Refresh(ctx, revoked.RefreshToken)
 	wantErr(t, err, errs.ErrInvalidRefreshToken)
 }
+
+// P rotated to S1, and S1 to S2: presenting P again, even inside P's grace
+// window, must not answer with S1 (already spent) and so walk the chain
+// forward; it is reuse, and the family dies.
+func TestARetryAfterTheSuccessorWasSpentRevokesTheFamily(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, p := e.session(t, "cleo@example.com")
+	ctx := context.Background()
+	s1, err := e.svc.Refresh(ctx, p.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := e.svc.Refresh(ctx, s1.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(testGrace / 2)
+
+	_, err = e.svc.Refresh(ctx, p.RefreshToken)
+	wantErr(t, err, errs.ErrInvalidRefreshToken)
+	if n := e.count(t, "refresh_tokens", "family_id = ? AND revoked_at IS NULL", e.familyOf(t, p.RefreshToken)); n != 0 {
+		t.Fatalf("%d tokens of the family left live", n)
+	}
+	_, err = e.svc.Refresh(ctx, s2.RefreshToken)
+	wantErr(t, err, errs.ErrInvalidRefreshToken)
+}

@@ -190,6 +190,11 @@ func (s *Service) sendLater(ctx context.Context, kind, userID string, m mail.Mes
 	}()
 }
 
+// ExposesTokens reports whether the service hands the verification and
+// reset tokens it mails to its caller as well (outside production only, so
+// development needs no mail server). It is the one owner of that choice.
+func (s *Service) ExposesTokens() bool { return s.expose }
+
 // exposed returns token when the service may hand tokens to the caller.
 func (s *Service) exposed(token string) string {
 	if s.expose {

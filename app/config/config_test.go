@@ -52,6 +52,8 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		"LOG_LEVEL":                {"LOG_LEVEL": "loud"},
 		"JWT_CLOCK_SKEW":           {"JWT_CLOCK_SKEW": "2m"},
 		"JWT_CLOCK_SKEW ":          {"JWT_CLOCK_SKEW": "-1s"},
+		"REFRESH_REUSE_GRACE":      {"REFRESH_REUSE_GRACE": "2m"},
+		"REFRESH_REUSE_GRACE ":     {"REFRESH_REUSE_GRACE": "-1s"},
 	}
 	for name, vars := range cases {
 		_, err := Load(env(vars))

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -55,9 +54,10 @@ func ValidOpaqueToken(token string) bool {
 // A refresh spends token T and issues Successor(T) = HMAC-SHA256(key, T)
 // instead of a random token, storing only its hash as usual. When T is
 // presented again within the grace window (two tabs, a lost response), the
-// server recomputes Successor(T), checks it against the stored successor hash
-// and answers with the same token: the family never forks, and no refresh
-// token is ever stored in plaintext. Without the key the successor is as
+// server recomputes Successor(T), finds the row stored under its hash (a
+// database lookup, so no secret is compared in Go) and answers with the same
+// token: the family never forks, and no refresh token is ever stored in
+// plaintext. Without the key the successor is as
 // unpredictable as a random token; holding T within the window yields it, but
 // T's holder could have refreshed anyway.
 //
@@ -88,10 +88,4 @@ func (k *SuccessorKey) Successor(token string) string {
 	mac := hmac.New(sha256.New, k.key)
 	mac.Write([]byte(token))
 	return hex.EncodeToString(mac.Sum(nil))
-}
-
-// IsSuccessor reports, in constant time, whether successorHash is the stored
-// hash of token's successor.
-func (k *SuccessorKey) IsSuccessor(token, successorHash string) bool {
-	return subtle.ConstantTimeCompare([]byte(HashOpaqueToken(k.Successor(token))), []byte(successorHash)) == 1
 }
