@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"apisec/api"
 	"apisec/app"
 	"apisec/handlers"
 	"apisec/middleware"
@@ -33,6 +34,11 @@ func New(a *app.App) (http.Handler, error) {
 	health := &handlers.Health{Ready: a.Ready, JWKS: a.Tokens.JWKS(), Log: a.Log.Warn}
 	auth := &handlers.Auth{Accounts: a.Accounts, ExposeTokens: !a.Config.Production()}
 	projects := &handlers.Projects{Projects: a.Projects}
+	spec, err := api.JSON()
+	if err != nil {
+		return nil, err
+	}
+	docs := &handlers.Docs{Spec: spec, Files: api.Docs}
 	h := middleware.Handle
 
 	get(r, "/healthz", h(health.Healthz))
@@ -42,6 +48,9 @@ func New(a *app.App) (http.Handler, error) {
 	open := r.Group("", middleware.LimitGlobal(limits))
 	get(open, "/public/status", h(health.Status))
 	get(open, "/.well-known/jwks.json", health.JWKSet)
+	get(open, "/openapi.json", docs.OpenAPI)
+	get(open, "/docs", docs.Page)
+	get(open, "/docs/:asset", docs.Asset)
 	open.POST("/auth/register", h(auth.Register))
 	get(open, "/auth/verify", h(auth.Verify))
 	open.POST("/auth/verify/resend", h(auth.ResendVerification))
