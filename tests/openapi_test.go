@@ -41,7 +41,8 @@ var loadContract = sync.OnceValues(func() (*contract, error) {
 		return nil, fmt.Errorf("api/openapi.yaml is not a valid OpenAPI document: %w", err)
 	}
 	doc.Servers = nil // match paths on whatever host the test server has
-	for _, ct := range []string{"text/html", "text/css", "text/javascript"} { // the /docs page and its assets
+	// The /docs page and its assets are checked as text.
+	for _, ct := range []string{"text/html", "text/css", "text/javascript"} {
 		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
 	}
 	router, err := legacy.NewRouter(doc)
