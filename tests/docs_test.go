@@ -35,8 +35,10 @@ func chromium(t *testing.T) string {
 
 // A person opening /docs sees every operation of the document rendered,
 // POST /auth/login among them, and the page breaks no rule of its CSP.
+//
+// Not parallel: Chromium takes both cores for seconds, which would push the
+// bcrypt calls of parallel tests past their admission wait.
 func TestDocsRenderEveryOperationInChromium(t *testing.T) {
-	t.Parallel()
 	exe := chromium(t)
 	c, err := loadContract()
 	if err != nil {
