@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"apisec/api"
 	"apisec/app"
 	"apisec/app/ratelimit"
 	"apisec/handlers"
@@ -38,6 +39,11 @@ func New(a *app.App) (http.Handler, error) {
 	auth := &handlers.Auth{Accounts: a.Accounts}
 	projects := &handlers.Projects{Projects: a.Projects}
 	analytics := &handlers.Analytics{Analytics: a.Analytics}
+	spec, err := api.JSON()
+	if err != nil {
+		return nil, err
+	}
+	docs := &handlers.Docs{Spec: spec, Files: api.Docs}
 	h := middleware.Handle
 
 	get(r, "/healthz", h(health.Healthz))
@@ -47,6 +53,9 @@ func New(a *app.App) (http.Handler, error) {
 	open := r.Group("", middleware.Limit(limits, ratelimit.Global))
 	get(open, "/public/status", h(health.Status))
 	get(open, "/.well-known/jwks.json", health.JWKSet)
+	get(open, "/openapi.json", docs.OpenAPI)
+	get(open, "/docs", docs.Page)
+	get(open, "/docs/:asset", docs.Asset)
 	open.POST("/auth/register", h(auth.Register))
 	get(open, "/auth/verify", h(auth.Verify))
 	open.POST("/auth/verify/resend", h(auth.ResendVerification))

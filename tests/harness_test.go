@@ -149,7 +149,7 @@ func (r response) Error() string { s, _ := r.JSON["error"].(string); return s }
 // String returns field k of the JSON body as a string.
 func (r response) String(k string) string { s, _ := r.JSON[k].(string); return s }
 
-// do sends a request; body is marshalled to JSON unless it is a string or
+// do sends a request and checks the answer against api/openapi.yaml; body is marshalled to JSON unless it is a string or
 // []byte, which go as they are. headers alternate name, value.
 func (e *env) do(method, path string, body any, headers ...string) response {
 	e.t.Helper()
@@ -185,6 +185,9 @@ func (e *env) do(method, path string, body any, headers ...string) response {
 	raw, err := io.ReadAll(res.Body)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if err := checkAnswer(req, res.StatusCode, res.Header, raw); err != nil {
+		e.t.Error(err)
 	}
 	out := response{Status: res.StatusCode, Header: res.Header, Body: raw}
 	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") && len(raw) > 0 {

@@ -77,6 +77,9 @@ func (e *env) send(method, path string, body any, headers ...string) (response, 
 	if err != nil {
 		return response{}, err
 	}
+	if err := checkAnswer(req, res.StatusCode, res.Header, raw); err != nil {
+		return response{}, err
+	}
 	out := response{Status: res.StatusCode, Header: res.Header, Body: raw}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out.JSON); err != nil {

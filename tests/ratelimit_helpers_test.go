@@ -203,8 +203,11 @@ func rlSend(method, u string, body any, headers ...string) (int, error) {
 		return 0, err
 	}
 	defer res.Body.Close()
-	_, err = io.Copy(io.Discard, res.Body)
-	return res.StatusCode, err
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return 0, err
+	}
+	return res.StatusCode, checkAnswer(req, res.StatusCode, res.Header, raw)
 }
 
 // rlProxy is a TCP proxy in front of the test Redis that a test can cut.
