@@ -22,6 +22,7 @@ import (
 	"apisec/app/passwords"
 	"apisec/app/projects"
 	"apisec/app/ratelimit"
+	"apisec/app/retention"
 	"apisec/app/tokens"
 	"apisec/db"
 )
@@ -41,6 +42,7 @@ type App struct {
 	Limits   *ratelimit.Limiters
 	Accounts *accounts.Service
 	Projects *projects.Service
+	Purger   *retention.Purger
 
 	monotonic func() time.Time // Now before UTC(), which strips the monotonic reading
 	rlPrefix  string
@@ -173,6 +175,7 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 	})
 	a.closers = append(a.closers, func() error { a.Accounts.Close(); return nil })
 	a.Projects = projects.New(a.DB, a.Now)
+	a.Purger = newPurger(a.DB, a.Now, a.Log, cfg)
 	if !cfg.Production() {
 		a.Log.Warn("APP_ENV is not production: verification and reset tokens are returned in responses")
 	}
