@@ -21,21 +21,21 @@
 # Beside each load, a probe does what a logout-all or password change does to
 # one seeded user's sessions (an UPDATE of all their unrevoked refresh tokens,
 # expired ones included) every 100 ms and records how long each took.
-# Figures of one run on the 2-core development machine, 2026-12-03, with a
-# load average of 20-23 from other sessions' builds and tests (so the two
-# refresh runs without a purge differ by 2x: compare within that spread):
-#   index build, 1,000,000 rows              2.5 s (writes to refresh_tokens wait meanwhile)
-#   purge alone, 900,000 expired rows        39.6 s (900 batches of 1,000, 10 ms pauses)
-#   purge under the refresh load             68.5 s
-#   refresh, no purge                        180 req/s  p50  82 ms  p99 251 ms
-#   refresh, during the batched purge        218 req/s  p50  63 ms  p99 275 ms
-#   refresh, during one unbatched DELETE      72 req/s  p50 213 ms  p99 513 ms (the DELETE: 8.1 s)
-#   refresh, no purge (again)                 83 req/s  p50 190 ms  p99 469 ms
-# The refresh load never touches an expired row, so it sees only the
-# purge's CPU and I/O, which stay below this machine's noise. What batching
-# bounds is the lock hold: one DELETE holds 900,000 row locks for its whole
-# 8 s (a logout-all or password change of a user with expired tokens waits
-# that long), a batch holds 1,000 for milliseconds.
+# Figures of two runs on the 2-core development machine, 2026-12-03, with a
+# load average of 13-23 from other sessions' builds and tests (the second run
+# also overlapped this project's test suite), so runs without a purge differ
+# by up to 2.8x: compare within that spread. run 1 | run 2:
+#   index build, 1,000,000 rows            2.5 s | 0.9 s (writes to refresh_tokens wait meanwhile)
+#   purge alone, 900,000 expired rows     39.6 s | 55.8 s (900 batches of 1,000, 10 ms pauses)
+#   purge under the refresh load          68.5 s | 84.6 s
+#   refresh, no purge                     180 req/s p50  82 ms p99 251 ms | 167 req/s p50  86 ms p99 336 ms
+#   refresh, during the batched purge     218 req/s p50  63 ms p99 275 ms | 138 req/s p50 108 ms p99 350 ms
+#   refresh, during one unbatched DELETE   72 req/s p50 213 ms p99 513 ms | 135 req/s p50 117 ms p99 306 ms (DELETE 8.1 s | 5.4 s)
+#   refresh, no purge (again)              83 req/s p50 190 ms p99 469 ms | 229 req/s p50  64 ms p99 225 ms
+#   probe (run 2): p99 154 ms, max 226 ms without a purge; p99 164 ms, max 622 ms
+#   during the batched purge; max 119 ms during the one DELETE.
+# The refresh load never touches an expired row, so it sees only the purge's
+# CPU and I/O, which stay within this machine's noise either way.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
