@@ -5,17 +5,21 @@ import (
 	"log/slog"
 	"time"
 
+	"gorm.io/gorm"
+
 	"apisec/app/accounts"
 	"apisec/app/config"
 	"apisec/app/passwords"
+	"apisec/app/retention"
 	"apisec/db"
 )
 
-// Admin is what the operator commands need: the database and the accounts
-// service, without Redis, keys or mail, so `users create` works on a box
-// that only reaches the database.
+// Admin is what the operator commands need: the database, the accounts
+// service and the purge, without Redis, keys or mail, so `users create` and
+// `purge` work on a box that only reaches the database.
 type Admin struct {
 	Accounts *accounts.Service
+	Purger   *retention.Purger
 	close    func() error
 }
 
@@ -39,7 +43,20 @@ func NewAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Admin
 		sqlDB.Close()
 		return nil, err
 	}
-	return &Admin{Accounts: accounts.NewOperator(gdb, hasher, log, now), close: sqlDB.Close}, nil
+	return &Admin{
+		Accounts: accounts.NewOperator(gdb, hasher, log, now),
+		Purger:   newPurger(gdb, now, log, cfg),
+		close:    sqlDB.Close,
+	}, nil
+}
+
+// newPurger applies the configured retention with the default batching.
+func newPurger(gdb *gorm.DB, now func() time.Time, log *slog.Logger, cfg *config.Config) *retention.Purger {
+	return retention.New(gdb, now, log, retention.Config{
+		LoginEventsRetention: cfg.LoginEventsRetention,
+		UnverifiedAccountTTL: cfg.UnverifiedAccountTTL,
+		Pause:                retention.DefaultPause,
+	})
 }
 
 // Close closes the database.

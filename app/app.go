@@ -22,6 +22,7 @@ import (
 	"apisec/app/passwords"
 	"apisec/app/projects"
 	"apisec/app/ratelimit"
+	"apisec/app/retention"
 	"apisec/app/tokens"
 	"apisec/db"
 )
@@ -42,6 +43,7 @@ type App struct {
 	Accounts  *accounts.Service
 	Projects  *projects.Service
 	Analytics *analytics.Service
+	Purger    *retention.Purger
 
 	monotonic func() time.Time // Now before UTC(), which strips the monotonic reading
 	rlPrefix  string
@@ -186,6 +188,7 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 	a.closers = append(a.closers, func() error { a.Accounts.Close(); return nil })
 	a.Projects = projects.New(a.DB, a.Now)
 	a.Analytics = analytics.New(a.DB, a.Now)
+	a.Purger = newPurger(a.DB, a.Now, a.Log, cfg)
 	if !cfg.Production() {
 		a.Log.Warn("APP_ENV is not production: verification and reset tokens are returned in responses")
 	}

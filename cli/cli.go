@@ -1,5 +1,5 @@
-// Package cli is the command line of the one binary: serve, migrate, keys
-// and users. main only calls Run.
+// Package cli is the command line of the one binary: serve, migrate, keys,
+// users and purge. main only calls Run.
 package cli
 
 import (
@@ -41,7 +41,8 @@ commands:
   keys generate [--dir DIR]          write a new RSA 2048 key pair (default dir: config)
   users create --email E --password P [--role ` + models.RoleNames("|") + `] [--plan PLAN] [--verified]
   users set-role --email E --role R
-  users set-plan --email E --plan PLAN`
+  users set-plan --email E --plan PLAN
+  purge                              delete expired tokens, old login events and stale unverified accounts now`
 }
 
 // Run carries out the command in args (without the program name) and
@@ -78,6 +79,8 @@ func dispatch(ctx context.Context, args []string, env Env) error {
 		return keys(rest, env)
 	case "users":
 		return users(ctx, rest, env)
+	case "purge":
+		return purge(ctx, rest, env)
 	case "help", "-h", "--help":
 		fmt.Fprintln(env.Stdout, usage())
 		return nil

@@ -73,6 +73,13 @@ func serve(ctx context.Context, env Env) error {
 		defer stop()
 		log.Info("pprof listening", "addr", cfg.PprofAddr)
 	}
+	if cfg.PurgeInterval > 0 {
+		// Stopped, and waited for, before the deferred a.Close closes the database.
+		pctx, stopPurge := context.WithCancel(ctx)
+		purged := make(chan struct{})
+		go func() { defer close(purged); a.Purger.Every(pctx, cfg.PurgeInterval) }()
+		defer func() { stopPurge(); <-purged }()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String(), "env", cfg.Env, "database", string(a.Engine), "redis", a.Redis != nil)

@@ -64,6 +64,10 @@ type Config struct {
 
 	Rates ratelimit.Rates // a zero rate is off
 
+	UnverifiedAccountTTL time.Duration // purge deletes accounts never verified after this
+	LoginEventsRetention time.Duration // purge deletes login events older than this
+	PurgeInterval        time.Duration // serve purges this often; 0: only the CLI does
+
 	LogLevel  slog.Level
 	PprofAddr string // empty: no profiling listener
 
@@ -134,6 +138,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		BcryptWait:             p.duration("BCRYPT_WAIT", 2*time.Second),
 		TrustedProxies:         p.list("TRUSTED_PROXIES"),
 		BaseURL:                strings.TrimRight(p.str("APP_BASE_URL", "http://localhost:8080"), "/"),
+		UnverifiedAccountTTL:   p.duration("UNVERIFIED_ACCOUNT_TTL", 168*time.Hour),
+		LoginEventsRetention:   p.duration("LOGIN_EVENTS_RETENTION", 2160*time.Hour),
+		PurgeInterval:          p.durationOrOff("PURGE_INTERVAL", time.Hour),
 		SMTP: SMTP{
 			Host:     p.str("SMTP_HOST", ""),
 			Port:     p.intRange("SMTP_PORT", 587, 1, 65535),
@@ -183,7 +190,8 @@ func (c *Config) check() error {
 		name  string
 		value time.Duration
 	}{{"ACCESS_TOKEN_TTL", c.AccessTokenTTL}, {"REFRESH_TOKEN_TTL", c.RefreshTokenTTL}, {"DEVICE_TOKEN_TTL", c.DeviceTokenTTL},
-		{"BCRYPT_WAIT", c.BcryptWait}, {"HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout}} {
+		{"BCRYPT_WAIT", c.BcryptWait}, {"HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout},
+		{"UNVERIFIED_ACCOUNT_TTL", c.UnverifiedAccountTTL}, {"LOGIN_EVENTS_RETENTION", c.LoginEventsRetention}} {
 		if d.value <= 0 {
 			return fmt.Errorf("%s must be a positive duration", d.name)
 		}
@@ -307,6 +315,18 @@ func (p *parser) duration(name string, def time.Duration) time.Duration {
 	if err != nil {
 		p.fail(name, fmt.Errorf("must be a duration such as 15m or 168h, not %q", v))
 		return def
+	}
+	return d
+}
+
+// durationOrOff is a positive duration, or "off" for 0.
+func (p *parser) durationOrOff(name string, def time.Duration) time.Duration {
+	if p.str(name, "") == "off" {
+		return 0
+	}
+	d := p.duration(name, def)
+	if d <= 0 {
+		p.fail(name, errors.New("must be a positive duration such as 1h, or off"))
 	}
 	return d
 }

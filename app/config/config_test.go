@@ -190,3 +190,30 @@ func TestConnectionSettingsDefaultToTheContract(t *testing.T) {
 		}
 	}
 }
+
+func TestRetentionSettingsDefaultParseAndRefuseBadValues(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UnverifiedAccountTTL != 168*time.Hour || c.LoginEventsRetention != 2160*time.Hour || c.PurgeInterval != time.Hour {
+		t.Fatalf("defaults %v %v %v", c.UnverifiedAccountTTL, c.LoginEventsRetention, c.PurgeInterval)
+	}
+	c, err = Load(env(map[string]string{"PURGE_INTERVAL": "off", "UNVERIFIED_ACCOUNT_TTL": "48h", "LOGIN_EVENTS_RETENTION": "720h"}))
+	if err != nil || c.PurgeInterval != 0 || c.UnverifiedAccountTTL != 48*time.Hour || c.LoginEventsRetention != 720*time.Hour {
+		t.Fatalf("%+v %v", c, err)
+	}
+	for name, value := range map[string]string{
+		"PURGE_INTERVAL":         "0s",
+		"PURGE_INTERVAL ":        "hourly",
+		"UNVERIFIED_ACCOUNT_TTL": "-1h",
+		"LOGIN_EVENTS_RETENTION": "0",
+	} {
+		name = strings.TrimSpace(name)
+		_, err := Load(env(map[string]string{name: value}))
+		if err == nil || !strings.Contains(err.Error(), name) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s=%s: error %v, want one line naming it", name, value, err)
+		}
+	}
+}
