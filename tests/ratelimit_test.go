@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"apisec/db/dbtest"
 )
 
 // The contract's rate limits, end to end through the real router and the
@@ -475,17 +477,17 @@ func TestWhenRedisIsDownLoginFailsClosedAndOtherLimitsFailOpen(t *testing.T) {
 	if redisURL == "" {
 		t.Skip("needs TEST_REDIS_URL: the in-process store cannot fail, so there is no outage to simulate without Redis")
 	}
-	proxy, proxied := rlProxiedRedisURL(t, redisURL)
+	proxy, proxied := dbtest.ProxyURL(t, redisURL)
 	e := newEnv(t, map[string]string{"REDIS_URL": proxied})
 	// Cleanups run last-registered first: Redis is back before the
 	// harness deletes this test's keys.
-	t.Cleanup(func() { proxy.SetDown(false) })
+	t.Cleanup(func() { proxy.SetMode(dbtest.Forward) })
 
 	u := rlCreateUser(t, e, "viewer", "")
 	tok := rlLogin(t, e, u.Email)
 	expect(t, e.do("GET", "/projects", nil, bearer(tok)...), http.StatusOK, "")
 
-	proxy.SetDown(true)
+	proxy.SetMode(dbtest.Reset)
 	before := e.App.Limits.FailedOpen.Load()
 	for range 3 {
 		r := e.do("GET", "/public/status", nil)
@@ -519,7 +521,7 @@ func TestWhenRedisIsDownLoginFailsClosedAndOtherLimitsFailOpen(t *testing.T) {
 	}
 
 	// Redis comes back: the limits apply again, with their headers.
-	proxy.SetDown(false)
+	proxy.SetMode(dbtest.Forward)
 	r := e.do("POST", "/auth/login", map[string]string{"email": u.Email, "password": rlPassword})
 	expect(t, r, http.StatusOK, "")
 	rlExpectLimit(t, r, 5, 3) // the refused attempts were never recorded
