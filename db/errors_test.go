@@ -83,7 +83,7 @@ func TestPostgresConnectionsLostMidQueryAreUnavailableAndThePoolRecovers(t *test
 		cut  func()
 	}{
 		// The server's FIN mid-answer: pgx says "unexpected EOF".
-		{"closed", func() { proxy.CloseAfter([]byte("pg_sleep")) }},
+		{"closed", func() { proxy.After([]byte("pg_sleep"), dbtest.Close) }},
 		{"reset", func() { time.AfterFunc(100*time.Millisecond, func() { proxy.SetMode(dbtest.Reset) }) }},
 		// Nothing answers: the caller's deadline ends the wait.
 		{"black hole", func() { proxy.SetMode(dbtest.BlackHole) }},

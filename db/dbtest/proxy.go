@@ -22,10 +22,13 @@ const (
 	BlackHole
 	// Reset ends every connection, open or new, with a TCP RST.
 	Reset
+	// Close ends every connection, open or new, with a FIN, as a server
+	// that goes away mid-answer does.
+	Close
 )
 
 func (m Mode) String() string {
-	return [...]string{"forward", "black hole", "reset"}[m]
+	return [...]string{"forward", "black hole", "reset", "close"}[m]
 }
 
 // Proxy is a TCP proxy in front of a real server (PostgreSQL, Redis) that a
@@ -35,13 +38,14 @@ type Proxy struct {
 	ln     net.Listener
 	target string
 
-	mu         sync.Mutex
-	mode       Mode
-	changed    chan struct{} // closed and replaced at every change of mode
-	closed     bool
-	conns      map[*net.TCPConn]struct{}
-	closeAfter []byte // see CloseAfter
-	wg         sync.WaitGroup
+	mu        sync.Mutex
+	mode      Mode
+	changed   chan struct{} // closed and replaced at every change of mode
+	closed    bool
+	conns     map[*net.TCPConn]struct{}
+	after     []byte // see After
+	afterMode Mode
+	wg        sync.WaitGroup
 }
 
 // NewProxy listens on a free loopback port and forwards to target
@@ -92,21 +96,21 @@ func (p *Proxy) SetMode(m Mode) {
 	p.mode = m
 	close(p.changed)
 	p.changed = make(chan struct{})
-	if m == Reset {
+	if m == Reset || m == Close {
 		for c := range p.conns {
-			reset(c)
+			end(c, m)
 		}
 		clear(p.conns)
 	}
 }
 
-// CloseAfter makes the next message from a client that contains pattern
-// reach the server, and then closes that client's connection (a clean FIN)
-// before any answer comes back: a commit whose acknowledgement is lost.
-func (p *Proxy) CloseAfter(pattern []byte) {
+// After lets the next message from a client that contains pattern reach
+// the server, and then switches to mode m before any answer can come back:
+// After([]byte("commit"), Close) is a commit whose acknowledgement is lost.
+func (p *Proxy) After(pattern []byte, m Mode) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.closeAfter = pattern
+	p.after, p.afterMode = pattern, m
 }
 
 // pass waits while the proxy is black-holed and reports whether bytes may
@@ -117,7 +121,7 @@ func (p *Proxy) pass() bool {
 		mode, changed, closed := p.mode, p.changed, p.closed
 		p.mu.Unlock()
 		switch {
-		case closed || mode == Reset:
+		case closed || mode == Reset || mode == Close:
 			return false
 		case mode == Forward:
 			return true
@@ -130,8 +134,12 @@ func (p *Proxy) pass() bool {
 func (p *Proxy) track(c *net.TCPConn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || p.mode == Reset {
-		reset(c)
+	switch {
+	case p.closed:
+		c.Close()
+		return false
+	case p.mode == Reset || p.mode == Close:
+		end(c, p.mode)
 		return false
 	}
 	p.conns[c] = struct{}{}
@@ -145,15 +153,15 @@ func (p *Proxy) untrack(c *net.TCPConn) {
 	c.Close()
 }
 
-// closeAfterIn reports, once, whether chunk is the message CloseAfter waits for.
-func (p *Proxy) closeAfterIn(chunk []byte) bool {
+// afterIn returns, once, the mode After asked for if chunk holds its pattern.
+func (p *Proxy) afterIn(chunk []byte) (Mode, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closeAfter == nil || !bytes.Contains(chunk, p.closeAfter) {
-		return false
+	if p.after == nil || !bytes.Contains(chunk, p.after) {
+		return 0, false
 	}
-	p.closeAfter = nil
-	return true
+	p.after = nil
+	return p.afterMode, true
 }
 
 func (p *Proxy) serve() {
@@ -209,9 +217,10 @@ func (p *Proxy) copy(dst, src *net.TCPConn, fromClient bool) {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
-			if fromClient && p.closeAfterIn(buf[:n]) {
-				src.Close() // dst (the server) still gets the message whole
-				return
+			if fromClient {
+				if m, ok := p.afterIn(buf[:n]); ok {
+					p.SetMode(m) // the server already has the message whole
+				}
 			}
 		}
 		if err != nil {
@@ -233,8 +242,10 @@ func (p *Proxy) close() {
 	p.wg.Wait()
 }
 
-// reset closes c with an RST instead of a FIN.
-func reset(c *net.TCPConn) {
-	_ = c.SetLinger(0)
+// end closes c as mode m says: with an RST (Reset) or a FIN.
+func end(c *net.TCPConn, m Mode) {
+	if m == Reset {
+		_ = c.SetLinger(0)
+	}
 	c.Close()
 }
