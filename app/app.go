@@ -86,6 +86,9 @@ func (a *App) openStorage(ctx context.Context, migrate bool) error {
 		MaxOpenConns:    cfg.DBMaxOpenConns,
 		MaxIdleConns:    cfg.DBMaxIdleConns,
 		ConnMaxLifetime: 30 * time.Minute,
+		// Idle connections are the first a network fault leaves dead.
+		ConnMaxIdleTime: 5 * time.Minute,
+		QueryTimeout:    cfg.DBQueryTimeout,
 		Now:             a.Now,
 		Logger:          a.Log,
 	})
@@ -230,7 +233,9 @@ func (a *App) Ready(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := sqlDB.PingContext(ctx); err != nil {
+	dbCtx, dbCancel := context.WithTimeout(ctx, a.Config.DBQueryTimeout)
+	defer dbCancel()
+	if err := sqlDB.PingContext(dbCtx); err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
 	if a.Redis != nil {
