@@ -274,7 +274,7 @@ func TestPostgresResetOrBlackHoledUnderLoadAnswers503AndLosesNothing(t *testing.
 		{dbtest.Forward, 700 * time.Millisecond},
 		// Longer than dbBound: unbounded requests would be seen waiting.
 		{dbtest.BlackHole, dbBound + 200*time.Millisecond},
-		{dbtest.Forward, 900 * time.Millisecond},
+		{dbtest.Forward, 1200 * time.Millisecond},
 	}
 	outs, starts := underLoad(proxy, phases, workers, func(w, i int) outcome {
 		switch i % 4 {
@@ -298,7 +298,7 @@ func TestPostgresResetOrBlackHoledUnderLoadAnswers503AndLosesNothing(t *testing.
 		}
 		return o
 	})
-	checkLoad(t, outs, starts, phases, dbBound, faultQueryTimeout+200*time.Millisecond,
+	checkLoad(t, outs, starts, phases, dbBound, 800*time.Millisecond,
 		map[string][]int{"create": {201, 503}, "list": {200, 503}, "register": {201, 503}, "refresh": {200, 503}},
 		map[string]int{"create": 201, "list": 200, "register": 201, "refresh": 200})
 
