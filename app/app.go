@@ -116,7 +116,15 @@ func (a *App) openStorage(ctx context.Context, migrate bool) error {
 // apply them (production), refuses to run against an older schema.
 func (a *App) migrate(ctx context.Context, sqlDB *sql.DB, apply bool) error {
 	if apply {
-		return db.MigrateUp(ctx, sqlDB, a.Engine)
+		// On a connection of its own: the pool's DB_QUERY_TIMEOUT (a
+		// statement_timeout on PostgreSQL) is for requests, not for DDL.
+		mdb, _, err := db.Open(ctx, a.Config.DatabaseURL, db.Options{MaxOpenConns: 1, MaxIdleConns: 1})
+		if err != nil {
+			return err
+		}
+		msql, _ := mdb.DB()
+		defer msql.Close()
+		return db.MigrateUp(ctx, msql, a.Engine)
 	}
 	p, err := db.NewMigrator(sqlDB, a.Engine)
 	if err != nil {
