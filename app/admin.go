@@ -27,7 +27,7 @@ type Admin struct {
 // does) and builds the accounts service for operator commands.
 func NewAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Admin, error) {
 	now := func() time.Time { return time.Now().UTC() }
-	gdb, engine, err := db.Open(ctx, cfg.DatabaseURL, db.Options{MaxOpenConns: 2, MaxIdleConns: 1, Now: now, Logger: log})
+	gdb, engine, err := db.Open(ctx, cfg.DatabaseURL, db.Options{MaxOpenConns: 2, MaxIdleConns: 1, QueryTimeout: cfg.DBQueryTimeout, Now: now, Logger: log})
 	if err != nil {
 		return nil, err
 	}

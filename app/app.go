@@ -89,6 +89,9 @@ func (a *App) openStorage(ctx context.Context, migrate bool) error {
 		MaxOpenConns:    cfg.DBMaxOpenConns,
 		MaxIdleConns:    cfg.DBMaxIdleConns,
 		ConnMaxLifetime: 30 * time.Minute,
+		// Idle connections are the first a network fault leaves dead.
+		ConnMaxIdleTime: 5 * time.Minute,
+		QueryTimeout:    cfg.DBQueryTimeout,
 		Now:             a.Now,
 		Logger:          a.Log,
 	})
@@ -116,7 +119,15 @@ func (a *App) openStorage(ctx context.Context, migrate bool) error {
 // apply them (production), refuses to run against an older schema.
 func (a *App) migrate(ctx context.Context, sqlDB *sql.DB, apply bool) error {
 	if apply {
-		return db.MigrateUp(ctx, sqlDB, a.Engine)
+		// On a connection of its own: the pool's DB_QUERY_TIMEOUT (a
+		// statement_timeout on PostgreSQL) is for requests, not for DDL.
+		mdb, _, err := db.Open(ctx, a.Config.DatabaseURL, db.Options{MaxOpenConns: 1, MaxIdleConns: 1})
+		if err != nil {
+			return err
+		}
+		msql, _ := mdb.DB()
+		defer msql.Close()
+		return db.MigrateUp(ctx, msql, a.Engine)
 	}
 	p, err := db.NewMigrator(sqlDB, a.Engine)
 	if err != nil {
@@ -247,7 +258,9 @@ func (a *App) Ready(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := sqlDB.PingContext(ctx); err != nil {
+	dbCtx, dbCancel := context.WithTimeout(ctx, a.Config.DBQueryTimeout)
+	defer dbCancel()
+	if err := sqlDB.PingContext(dbCtx); err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
 	if a.Redis != nil {

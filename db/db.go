@@ -9,10 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -32,8 +35,14 @@ type Options struct {
 	MaxOpenConns    int
 	MaxIdleConns    int
 	ConnMaxLifetime time.Duration
-	Now             func() time.Time // GORM's clock for autoCreateTime fields
-	Logger          *slog.Logger     // slow and failed queries; nil to stay silent
+	ConnMaxIdleTime time.Duration
+	// QueryTimeout bounds every statement that has no earlier deadline, and
+	// every Transaction from BEGIN to COMMIT; on PostgreSQL it is also the
+	// connect, statement and idle-in-transaction timeout, so the server lets
+	// go of what a client that gave up was doing. 0: no bound.
+	QueryTimeout time.Duration
+	Now          func() time.Time // GORM's clock for autoCreateTime fields
+	Logger       *slog.Logger     // slow and failed queries; nil to stay silent
 }
 
 // EngineOf tells which engine a DATABASE_URL names.
@@ -59,9 +68,13 @@ func Open(ctx context.Context, url string, opt Options) (*gorm.DB, Engine, error
 	var dialector gorm.Dialector
 	switch engine {
 	case Postgres:
-		dialector = postgres.New(postgres.Config{DSN: url})
+		cfg, err := pgxConfig(url, opt.QueryTimeout)
+		if err != nil {
+			return nil, "", fmt.Errorf("DATABASE_URL: %w", redact(err, url))
+		}
+		dialector = postgres.New(postgres.Config{Conn: stdlib.OpenDB(*cfg)})
 	case SQLite:
-		dsn, err := sqliteDSN(strings.TrimPrefix(url, "sqlite:"))
+		dsn, err := sqliteDSN(strings.TrimPrefix(url, "sqlite:"), opt.QueryTimeout)
 		if err != nil {
 			return nil, "", err
 		}
@@ -70,10 +83,14 @@ func Open(ctx context.Context, url string, opt Options) (*gorm.DB, Engine, error
 	gdb, err := gorm.Open(dialector, &gorm.Config{
 		// Every write that needs a transaction opens one explicitly.
 		SkipDefaultTransaction: true,
-		PrepareStmt:            engine == Postgres,
-		NowFunc:                utcNow(opt.Now),
-		Logger:                 newGormLogger(opt.Logger),
-		TranslateError:         true,
+		// No PrepareStmt: pgx already prepares and caches each statement
+		// per connection, and GORM's prepared statements inside a
+		// transaction are deallocated at COMMIT by a round trip that pgx
+		// bounds only by its own 5 s, not by DB_QUERY_TIMEOUT.
+		NowFunc:               utcNow(opt.Now),
+		Logger:                newGormLogger(opt.Logger),
+		TranslateError:        true,
+		DefaultContextTimeout: opt.QueryTimeout,
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("open %s database: %w", engine, redact(err, url))
@@ -91,6 +108,7 @@ func Open(ctx context.Context, url string, opt Options) (*gorm.DB, Engine, error
 	sqlDB.SetMaxOpenConns(maxOpen)
 	sqlDB.SetMaxIdleConns(maxIdle)
 	sqlDB.SetConnMaxLifetime(opt.ConnMaxLifetime)
+	sqlDB.SetConnMaxIdleTime(opt.ConnMaxIdleTime)
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := sqlDB.PingContext(pingCtx); err != nil {
@@ -100,9 +118,51 @@ func Open(ctx context.Context, url string, opt Options) (*gorm.DB, Engine, error
 	return gdb, engine, nil
 }
 
+// Transaction runs fn in one transaction on ctx, bounded as a whole by the
+// QueryTimeout gdb was opened with: a black-holed server cannot hold a
+// request, nor a row lock, for longer.
+func Transaction(ctx context.Context, gdb *gorm.DB, fn func(tx *gorm.DB) error) error {
+	if d := gdb.DefaultContextTimeout; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	err := gdb.WithContext(ctx).Transaction(fn)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		// database/sql rolls back a transaction whose context ends, and the
+		// statements after that say only "transaction has already been
+		// committed or rolled back": keep the reason.
+		err = fmt.Errorf("%w: %w", ctx.Err(), err)
+	}
+	return err
+}
+
+// pgxConfig parses a postgres:// URL and bounds, unless the URL sets them,
+// how long connecting, a statement, and a transaction left idle may take.
+// The server-side limits matter after a network fault: the server may never
+// hear that the client gave up, and would keep the query running and its
+// row locks held.
+func pgxConfig(url string, timeout time.Duration) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil || timeout <= 0 {
+		return cfg, err
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = timeout
+	}
+	ms := strconv.FormatInt(timeout.Milliseconds(), 10)
+	for _, p := range []string{"statement_timeout", "idle_in_transaction_session_timeout"} {
+		if _, set := cfg.RuntimeParams[p]; !set {
+			cfg.RuntimeParams[p] = ms
+		}
+	}
+	return cfg, nil
+}
+
 // sqliteDSN creates the file's folder and turns on what the schema relies on:
-// foreign keys (cascades) and a busy timeout.
-func sqliteDSN(path string) (string, error) {
+// foreign keys (cascades) and a busy timeout, which is how long a write
+// waits for another process's lock (SQLITE_BUSY after it).
+func sqliteDSN(path string, busyTimeout time.Duration) (string, error) {
 	if path == "" {
 		return "", errors.New("DATABASE_URL sqlite: needs a file path, e.g. sqlite:data/app.db")
 	}
@@ -111,7 +171,11 @@ func sqliteDSN(path string) (string, error) {
 			return "", fmt.Errorf("create database folder: %w", err)
 		}
 	}
-	return path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate", nil
+	if busyTimeout <= 0 {
+		busyTimeout = 10 * time.Second
+	}
+	return fmt.Sprintf("%s?_pragma=foreign_keys(1)&_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_txlock=immediate",
+		path, busyTimeout.Milliseconds()), nil
 }
 
 func utcNow(now func() time.Time) func() time.Time {

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"apisec/db/dbtest"
 	"net/http"
 	"os"
 	"strconv"
@@ -144,13 +145,13 @@ func TestWhenRedisIsDownTheAccountLimiterFailsClosed(t *testing.T) {
 	if redisURL == "" {
 		t.Skip("needs TEST_REDIS_URL: the in-process store cannot fail, so there is no outage to simulate without Redis")
 	}
-	proxy, proxied := rlProxiedRedisURL(t, redisURL)
+	proxy, proxied := dbtest.ProxyURL(t, redisURL)
 	e := acctEnv(t, map[string]string{"REDIS_URL": proxied, "RATE_LIMIT_LOGIN": "off"})
-	t.Cleanup(func() { proxy.SetDown(false) })
+	t.Cleanup(func() { proxy.SetMode(dbtest.Forward) })
 	u := rlCreateUser(t, e, "viewer", "")
 	device := acctLogin(e, u.Email, rlPassword, "", 1).String("deviceToken")
 
-	proxy.SetDown(true)
+	proxy.SetMode(dbtest.BlackHole)
 	for _, d := range []string{"", device} {
 		r := acctLogin(e, u.Email, rlPassword, d, 2)
 		expect(t, r, http.StatusServiceUnavailable, "Service unavailable")
@@ -158,6 +159,6 @@ func TestWhenRedisIsDownTheAccountLimiterFailsClosed(t *testing.T) {
 			t.Fatalf("login during the outage answered %s", r.Body)
 		}
 	}
-	proxy.SetDown(false)
+	proxy.SetMode(dbtest.Forward)
 	expect(t, rlWhileUnavailable(2*time.Second, func() response { return acctLogin(e, u.Email, rlPassword, device, 3) }), http.StatusOK, "")
 }

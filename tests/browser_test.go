@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"apisec/db/dbtest"
 	"apisec/handlers"
 	"net/http"
 	"os"
@@ -230,15 +231,15 @@ func TestWithNoOriginsListedNoAnswerCarriesACORSHeader(t *testing.T) {
 func TestPreflightsTouchNeitherStorageNorRedis(t *testing.T) {
 	t.Parallel()
 	vars := map[string]string{"RATE_LIMIT_GLOBAL": "3/1m", "RATE_LIMIT_LOGIN": "1/15m"}
-	var proxy *rlProxy
+	var proxy *dbtest.Proxy
 	if redisURL := os.Getenv("TEST_REDIS_URL"); redisURL != "" {
 		var proxied string
-		proxy, proxied = rlProxiedRedisURL(t, redisURL)
+		proxy, proxied = dbtest.ProxyURL(t, redisURL)
 		vars["REDIS_URL"] = proxied
 	}
 	e := corsEnv(t, vars)
 	if proxy != nil {
-		t.Cleanup(func() { proxy.SetDown(false) }) // runs before the harness deletes the keys
+		t.Cleanup(func() { proxy.SetMode(dbtest.Forward) }) // runs before the harness deletes the keys
 	}
 	for range 5 {
 		for _, path := range []string{"/auth/login", "/public/status", "/projects"} {
@@ -257,7 +258,7 @@ func TestPreflightsTouchNeitherStorageNorRedis(t *testing.T) {
 	}
 	sqlDB.Close()
 	if proxy != nil {
-		proxy.SetDown(true)
+		proxy.SetMode(dbtest.Reset)
 	}
 	expect(t, e.do("GET", "/readyz", nil), http.StatusServiceUnavailable, "") // storage really is gone
 	r = preflight(e, "/auth/login", appOrigin, "POST", "Access-Control-Request-Headers", "content-type")

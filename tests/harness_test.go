@@ -79,7 +79,6 @@ func newEnv(t testing.TB, vars map[string]string) *env {
 	settings := map[string]string{
 		"APP_ENV":              "test",
 		"BCRYPT_COST":          "4",
-		"DATABASE_URL":         dbtest.URL(t),
 		"REDIS_URL":            os.Getenv("TEST_REDIS_URL"),
 		"JWT_PRIVATE_KEY_PATH": filepath.Join(dir, "jwt-private.pem"),
 		"JWT_PUBLIC_KEY_PATH":  filepath.Join(dir, "jwt-public.pem"),
@@ -90,6 +89,9 @@ func newEnv(t testing.TB, vars map[string]string) *env {
 	}
 	for k, v := range vars {
 		settings[k] = v
+	}
+	if _, ok := vars["DATABASE_URL"]; !ok {
+		settings["DATABASE_URL"] = dbtest.URL(t)
 	}
 	cfg, err := config.Load(func(k string) string { return settings[k] })
 	if err != nil {

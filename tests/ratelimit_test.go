@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"apisec/db/dbtest"
 )
 
 // The contract's rate limits, end to end through the real router and the
@@ -475,18 +477,18 @@ func TestWhenRedisIsDownLoginFailsClosedAndOtherLimitsFailOpen(t *testing.T) {
 	if redisURL == "" {
 		t.Skip("needs TEST_REDIS_URL: the in-process store cannot fail, so there is no outage to simulate without Redis")
 	}
-	proxy, proxied := rlProxiedRedisURL(t, redisURL)
+	proxy, proxied := dbtest.ProxyURL(t, redisURL)
 	// The account limiter's outage rule has a test of its own.
 	e := newEnv(t, map[string]string{"REDIS_URL": proxied, "RATE_LIMIT_ACCOUNT": "off"})
 	// Cleanups run last-registered first: Redis is back before the
 	// harness deletes this test's keys.
-	t.Cleanup(func() { proxy.SetDown(false) })
+	t.Cleanup(func() { proxy.SetMode(dbtest.Forward) })
 
 	u := rlCreateUser(t, e, "viewer", "")
 	tok := rlLogin(t, e, u.Email)
 	expect(t, e.do("GET", "/projects", nil, bearer(tok)...), http.StatusOK, "")
 
-	proxy.SetDown(true)
+	proxy.SetMode(dbtest.Reset)
 	before := e.App.Limits.FailedOpen.Load()
 	for range 3 {
 		r := e.do("GET", "/public/status", nil)
@@ -521,7 +523,7 @@ func TestWhenRedisIsDownLoginFailsClosedAndOtherLimitsFailOpen(t *testing.T) {
 
 	// Redis comes back: within 2 seconds (the breakers' probe) the limits
 	// apply again, with their headers.
-	proxy.SetDown(false)
+	proxy.SetMode(dbtest.Forward)
 	r := rlWhileUnavailable(2*time.Second, func() response {
 		return e.do("POST", "/auth/login", map[string]string{"email": u.Email, "password": rlPassword})
 	})

@@ -16,6 +16,7 @@ import (
 	"apisec/app/mail"
 	"apisec/app/passwords"
 	"apisec/app/tokens"
+	"apisec/db"
 )
 
 // Lifetimes of the single-use tokens mailed to users (fixed by the contract).
@@ -156,9 +157,10 @@ func (s *Service) Close() {
 // database engines keep, so a timestamp read back equals the one written.
 func (s *Service) now() time.Time { return s.clock().UTC().Truncate(time.Microsecond) }
 
-// tx runs fn in one transaction on the request's context.
+// tx runs fn in one transaction on the request's context, bounded by the
+// database's query timeout.
 func (s *Service) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return s.db.WithContext(ctx).Transaction(fn)
+	return db.Transaction(ctx, s.db, fn)
 }
 
 // sendLater sends m in the background so the request does not wait for the

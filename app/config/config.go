@@ -38,6 +38,7 @@ type Config struct {
 	DatabaseURL       string // never empty after Load
 	DBMaxOpenConns    int
 	DBMaxIdleConns    int
+	DBQueryTimeout    time.Duration
 	RedisURL          string // empty: in-process rate-limit store
 	RedisClusterAddrs []string
 
@@ -119,6 +120,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		DatabaseURL:            p.str("DATABASE_URL", ""),
 		DBMaxOpenConns:         p.intRange("DB_MAX_OPEN_CONNS", 20, 1, 1000),
 		DBMaxIdleConns:         p.intRange("DB_MAX_IDLE_CONNS", 20, 0, 1000),
+		DBQueryTimeout:         p.duration("DB_QUERY_TIMEOUT", 5*time.Second),
 		RedisURL:               p.str("REDIS_URL", ""),
 		RedisClusterAddrs:      p.list("REDIS_CLUSTER_ADDRS"),
 		PrivateKeyPath:         p.str("JWT_PRIVATE_KEY_PATH", "config/jwt-private.pem"),
@@ -209,6 +211,17 @@ func (c *Config) check() error {
 	if c.RefreshReuseGrace < 0 || c.RefreshReuseGrace > time.Minute {
 		// A long grace would let a stolen, spent token be replayed unnoticed.
 		return errors.New("REFRESH_REUSE_GRACE must be between 0s and 1m")
+	}
+	if c.DBQueryTimeout < 50*time.Millisecond || c.DBQueryTimeout > time.Minute {
+		// Less fails healthy queries over a network; more holds requests
+		// (and the client) through an outage.
+		return errors.New("DB_QUERY_TIMEOUT must be between 50ms and 1m")
+	}
+	if c.RefreshReuseGrace > 0 && c.RefreshReuseGrace <= c.DBQueryTimeout {
+		// A refresh whose commit acknowledgement is lost answers 503 up to
+		// DB_QUERY_TIMEOUT after it spent the token; the client's retry must
+		// still fall inside the grace window, or it revokes the session.
+		return errors.New("REFRESH_REUSE_GRACE must be longer than DB_QUERY_TIMEOUT (or 0s, no grace), so a client retrying a refresh after a 503 is not logged out")
 	}
 	if c.DatabaseURL == "" && !c.Production() {
 		c.DatabaseURL = DefaultDatabaseURL

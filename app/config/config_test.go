@@ -23,6 +23,9 @@ func TestDefaultsMatchTheContract(t *testing.T) {
 	if c.AccessTokenTTL != 15*time.Minute || c.RefreshTokenTTL != 168*time.Hour || c.RefreshReuseGrace != 10*time.Second {
 		t.Fatalf("unexpected lifetimes: %v %v %v", c.AccessTokenTTL, c.RefreshTokenTTL, c.RefreshReuseGrace)
 	}
+	if c.DBQueryTimeout != 5*time.Second {
+		t.Fatalf("DB_QUERY_TIMEOUT defaults to %v", c.DBQueryTimeout)
+	}
 	if c.ClockSkew != 5*time.Second {
 		t.Fatalf("JWT_CLOCK_SKEW defaults to %v", c.ClockSkew)
 	}
@@ -54,6 +57,9 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		"JWT_CLOCK_SKEW ":          {"JWT_CLOCK_SKEW": "-1s"},
 		"REFRESH_REUSE_GRACE":      {"REFRESH_REUSE_GRACE": "2m"},
 		"REFRESH_REUSE_GRACE ":     {"REFRESH_REUSE_GRACE": "-1s"},
+		"DB_QUERY_TIMEOUT":         {"DB_QUERY_TIMEOUT": "5"},
+		"DB_QUERY_TIMEOUT ":        {"DB_QUERY_TIMEOUT": "10ms"},
+		"DB_QUERY_TIMEOUT  ":       {"DB_QUERY_TIMEOUT": "2m"},
 	}
 	for name, vars := range cases {
 		_, err := Load(env(vars))
@@ -62,6 +68,30 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "\n") {
 			t.Errorf("%v: error is not one line: %q", vars, err)
+		}
+	}
+}
+
+func TestTheRefreshGraceMustOutlastTheQueryTimeout(t *testing.T) {
+	t.Parallel()
+	// A client that got a 503 for a refresh whose commit was lost retries
+	// up to DB_QUERY_TIMEOUT after the token was spent.
+	for _, vars := range []map[string]string{
+		{"REFRESH_REUSE_GRACE": "5s"}, // the default timeout
+		{"REFRESH_REUSE_GRACE": "2s", "DB_QUERY_TIMEOUT": "3s"},
+	} {
+		_, err := Load(env(vars))
+		if err == nil || !strings.Contains(err.Error(), "REFRESH_REUSE_GRACE must be longer than DB_QUERY_TIMEOUT") {
+			t.Errorf("%v: %v", vars, err)
+		}
+	}
+	for _, vars := range []map[string]string{
+		{"REFRESH_REUSE_GRACE": "0s"}, // no grace at all stays a choice
+		{"REFRESH_REUSE_GRACE": "6s"},
+		{"REFRESH_REUSE_GRACE": "1s", "DB_QUERY_TIMEOUT": "300ms"},
+	} {
+		if _, err := Load(env(vars)); err != nil {
+			t.Errorf("%v: %v", vars, err)
 		}
 	}
 }
