@@ -198,6 +198,9 @@ func TestCheckAnswerRefusesWhatTheDocumentDoesNot(t *testing.T) {
 		return r
 	}
 	ok := http.Header{"X-Request-Id": {"abc"}, "Content-Type": {"application/json; charset=utf-8"}}
+	for k, v := range securityHeaders {
+		ok.Set(k, v)
+	}
 	unauthorized := ok.Clone()
 	unauthorized.Set("WWW-Authenticate", "Bearer")
 	cases := []struct {
@@ -214,6 +217,7 @@ func TestCheckAnswerRefusesWhatTheDocumentDoesNot(t *testing.T) {
 		{"a 401 without WWW-Authenticate", req("GET", "/auth/me"), 401, ok, `{"error":"Invalid token"}`},
 		{"a 429 without Retry-After", req("GET", "/public/status"), 429, ok, `{"error":"Too many requests"}`},
 		{"an answer without X-Request-ID", req("GET", "/healthz"), 200, http.Header{"Content-Type": {"application/json"}}, `{"status":"ok"}`},
+		{"an answer without its security headers", req("GET", "/healthz"), 200, http.Header{"X-Request-Id": {"abc"}, "Content-Type": {"application/json"}}, `{"status":"ok"}`},
 		{"a HEAD with an undocumented status", req("HEAD", "/healthz"), 201, ok, ``},
 		{"an unknown route that answers 200", req("GET", "/nope"), 200, ok, `{}`},
 		{"a wrong method that answers 404", req("DELETE", "/public/status"), 404, ok, `{"error":"Not found"}`},
