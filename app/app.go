@@ -164,12 +164,13 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 	if err != nil {
 		return err
 	}
+	dummyKey, err := tokens.DeriveKey(priv, "apisec dummy bcrypt cost v1")
+	if err != nil {
+		return err
+	}
 	if a.Hasher, err = passwords.NewHasher(cfg.BcryptCost, cfg.BcryptConcurrency, cfg.BcryptWait); err != nil {
 		return fmt.Errorf("BCRYPT_COST: %w", err)
 	}
-	// Make the dummy hash now, not in the first unknown-e-mail login, whose
-	// extra bcrypt run would otherwise stand out in its timing.
-	go a.Hasher.CompareDummy(context.Background(), "") //nolint:errcheck // warm-up only
 	if mailer == nil {
 		if mailer, err = a.newMailer(); err != nil {
 			return err
@@ -195,7 +196,11 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 		RefreshTTL: cfg.RefreshTokenTTL, ReuseGrace: cfg.RefreshReuseGrace, DeviceTTL: cfg.DeviceTokenTTL,
 		Cooldown:     cooldown,
 		ExposeTokens: !cfg.Production(),
+		DummyKey:     dummyKey,
 	})
+	// Make the dummy hashes now, not in the first unknown-e-mail login, whose
+	// extra bcrypt run would otherwise stand out in its timing.
+	a.Accounts.StartWarmUp()
 	a.closers = append(a.closers, func() error { a.Accounts.Close(); return nil })
 	a.Projects = projects.New(a.DB, a.Now)
 	a.Analytics = analytics.New(a.DB, a.Now)

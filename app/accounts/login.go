@@ -39,7 +39,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 		err = models.ErrNotFound
 	}
 	if errors.Is(err, models.ErrNotFound) {
-		if _, err := s.hasher.CompareDummy(ctx, password); err != nil {
+		if _, err := s.hasher.CompareDummy(ctx, s.dummyCost(ctx, email), password); err != nil {
 			return TokenPair{}, fmt.Errorf("login: %w", err)
 		}
 		return TokenPair{}, errs.ErrInvalidCredentials
@@ -47,7 +47,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("login: %w", err)
 	}
-	ok, err := s.hasher.Compare(ctx, u.PasswordHash, password)
+	ok, stale, err := s.hasher.Verify(ctx, u.PasswordHash, password)
 	switch {
 	case err != nil:
 		return TokenPair{}, fmt.Errorf("login: %w", err)
@@ -56,7 +56,10 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 	case !u.EmailVerified:
 		return TokenPair{}, errs.ErrEmailNotVerified
 	}
-	rehash := s.rehash(ctx, u, password)
+	rehash := ""
+	if stale {
+		rehash = s.rehash(ctx, u, password)
+	}
 
 	refresh, refreshHash, err := tokens.NewOpaqueToken()
 	if err != nil {
@@ -110,13 +113,12 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 	return pair, nil
 }
 
-// rehash returns a new hash of password when u's hash was made at another
-// bcrypt cost than the configured one, so raising BCRYPT_COST upgrades
-// accounts as their owners log in. A failure only postpones the upgrade.
+// rehash returns a new hash of password, for a hash that Verify found
+// stale: made at another bcrypt cost than the configured one (raising
+// BCRYPT_COST upgrades accounts as their owners log in), or of a password
+// as typed, from before passwords were normalised to NFC. A failure only
+// postpones the upgrade.
 func (s *Service) rehash(ctx context.Context, u *models.User, password string) string {
-	if !s.hasher.NeedsRehash(u.PasswordHash) {
-		return ""
-	}
 	hash, err := s.hasher.Hash(ctx, password)
 	if err != nil {
 		s.log.WarnContext(ctx, "password rehash skipped", slog.String("user_id", u.ID), slog.String("error", err.Error()))

@@ -7,8 +7,10 @@ package accounts
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -64,6 +66,10 @@ type Deps struct {
 	// Cooldown holds back a resend or reset e-mail sent to the same address
 	// within MAIL_COOLDOWN; nil holds none back.
 	Cooldown Cooldown
+	// DummyKey keys the choice of an unknown address's dummy bcrypt cost
+	// (see dummyCost); every instance must have the same. nil: a random
+	// key, for this process only.
+	DummyKey []byte
 }
 
 // Cooldown admits at most one event per key per period.
@@ -88,9 +94,15 @@ type Service struct {
 	mailTimeout time.Duration
 	cooldown    Cooldown
 
-	mailMu sync.Mutex // guards closed and the WaitGroup's Add against Close's Wait
+	dummyKey  []byte
+	costs     atomic.Pointer[costShares] // nil until first read
+	costsBusy atomic.Bool                // a background RefreshCosts runs
+	costsSeq  atomic.Uint64              // RefreshCosts calls begun
+
+	mailMu sync.Mutex // guards closed and the WaitGroups' Add against Close's Wait
 	closed bool
 	mailWG sync.WaitGroup
+	bgWG   sync.WaitGroup // background work other than mail
 }
 
 // TokenPair is the answer to a login or a refresh.
@@ -114,7 +126,10 @@ func New(d Deps) *Service {
 		db: d.DB, tokens: d.Tokens, successors: d.Successors, hasher: d.Hasher, mailer: d.Mailer,
 		log: d.Log, clock: d.Now, baseURL: d.BaseURL,
 		refreshTTL: d.RefreshTTL, deviceTTL: d.DeviceTTL, reuseGrace: max(d.ReuseGrace, 0), expose: d.ExposeTokens,
-		mailTimeout: d.MailTimeout, cooldown: d.Cooldown,
+		mailTimeout: d.MailTimeout, cooldown: d.Cooldown, dummyKey: d.DummyKey,
+	}
+	if s.dummyKey == nil {
+		s.dummyKey = []byte(rand.Text())
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -141,7 +156,7 @@ func NewOperator(db *gorm.DB, hasher *passwords.Hasher, log *slog.Logger, now fu
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, hasher: hasher, log: log, clock: now, mailTimeout: DefaultMailTimeout}
+	return &Service{db: db, hasher: hasher, log: log, clock: now, mailTimeout: DefaultMailTimeout, dummyKey: []byte(rand.Text())}
 }
 
 // Close waits for the e-mails still being sent (each is bounded by the mail
@@ -151,6 +166,7 @@ func (s *Service) Close() {
 	s.closed = true
 	s.mailMu.Unlock()
 	s.mailWG.Wait()
+	s.bgWG.Wait()
 }
 
 // now is the service's clock in UTC, at the microsecond precision both

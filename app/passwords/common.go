@@ -4,6 +4,9 @@ import (
 	_ "embed"
 	"strings"
 	"sync"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // commonList is the most common passwords of a public breach corpus, lower
@@ -26,11 +29,25 @@ var commonSet = sync.OnceValue(func() map[string]struct{} {
 	return set
 })
 
-// IsCommon reports whether password, ignoring case, is on the embedded list
-// of commonly breached passwords.
+// IsCommon reports whether password is on the embedded list of commonly
+// breached passwords, ignoring case, invisible characters and compatibility
+// variants (NFKC folds fullwidth "Ｐａｓｓｗｏｒｄ１２３" to "Password123"): what
+// is on the list must not pass in disguise.
 func IsCommon(password string) bool {
-	_, ok := commonSet()[strings.ToLower(password)]
+	_, ok := commonSet()[commonKey(password)]
 	return ok
+}
+
+// commonKey is the form IsCommon looks up: control and invisible characters
+// removed, NFKC, lower case.
+func commonKey(password string) string {
+	password = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || invisible(r) {
+			return -1
+		}
+		return r
+	}, password)
+	return strings.ToLower(norm.NFKC.String(password))
 }
 
 // CommonCount is the number of entries on the common-password list.

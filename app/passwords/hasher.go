@@ -27,7 +27,8 @@ type Hasher struct {
 	cost    int
 	slots   chan struct{}
 	maxWait time.Duration
-	dummy   func() ([]byte, error)
+	// dummies[c] makes, once, the dummy hash of cost c (see CompareDummy).
+	dummies [bcrypt.MaxCost + 1]func() ([]byte, error)
 }
 
 // NewHasher returns a Hasher that hashes at cost, runs at most maxConcurrent
@@ -46,20 +47,25 @@ func NewHasher(cost, maxConcurrent int, maxWait time.Duration) (*Hasher, error) 
 		maxWait = DefaultMaxWait
 	}
 	h := &Hasher{cost: cost, slots: make(chan struct{}, maxConcurrent), maxWait: maxWait}
-	// The dummy hash is made once, on first use, from a random secret nobody
-	// knows, so comparing against it always fails after a full bcrypt run.
-	h.dummy = sync.OnceValues(func() ([]byte, error) {
-		return bcrypt.GenerateFromPassword([]byte(rand.Text()), cost)
-	})
+	// Each dummy hash is made once, on first use, from a random secret
+	// nobody knows, so comparing against it always fails after a full
+	// bcrypt run of its cost.
+	for c := bcrypt.MinCost; c <= bcrypt.MaxCost; c++ {
+		h.dummies[c] = sync.OnceValues(func() ([]byte, error) {
+			return bcrypt.GenerateFromPassword([]byte(rand.Text()), c)
+		})
+	}
 	return h, nil
 }
 
 // Cost is the bcrypt cost new hashes get.
 func (h *Hasher) Cost() int { return h.cost }
 
-// Hash returns the bcrypt hash of password. Passwords over MaxBytes are
-// refused by bcrypt; Validate rejects them earlier with a clear message.
+// Hash returns the bcrypt hash of password's NFC form (Normalize).
+// Passwords over MaxBytes are refused by bcrypt; Validate rejects them
+// earlier with a clear message.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	password = Normalize(password)
 	var hash []byte
 	var err error
 	if aerr := h.run(ctx, func() { hash, err = bcrypt.GenerateFromPassword([]byte(password), h.cost) }); aerr != nil {
@@ -75,6 +81,28 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // the hash's cost, not on how much of the password matches. A malformed hash
 // is an error; a wrong password is (false, nil).
 func (h *Hasher) Compare(ctx context.Context, hash, password string) (bool, error) {
+	ok, _, err := h.Verify(ctx, hash, password)
+	return ok, err
+}
+
+// Verify is Compare that also says whether a match should be stored again
+// with Hash: the hash is of another cost than the configured one, or it
+// matched the password only as typed, not in NFC. Hashes made before
+// passwords were normalised hold the bytes as typed, so those are tried
+// second, when they differ; a successful login then rehashes, and the NFC
+// form alone works from then on. The raw try also covers a character that a
+// later Unicode version gives a decomposition, which would change its NFC.
+func (h *Hasher) Verify(ctx context.Context, hash, password string) (ok, rehash bool, err error) {
+	nfc := Normalize(password)
+	if ok, err = h.compare(ctx, hash, nfc); ok || err != nil || nfc == password {
+		return ok, ok && h.NeedsRehash(hash), err
+	}
+	ok, err = h.compare(ctx, hash, password)
+	return ok, ok, err
+}
+
+// compare runs one bcrypt comparison.
+func (h *Hasher) compare(ctx context.Context, hash, password string) (bool, error) {
 	var err error
 	if aerr := h.run(ctx, func() { err = bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) }); aerr != nil {
 		return false, aerr
@@ -91,23 +119,46 @@ func (h *Hasher) Compare(ctx context.Context, hash, password string) (bool, erro
 	return len(password) <= MaxBytes, nil
 }
 
-// CompareDummy spends the same bcrypt time as Compare against a hash of
-// this Hasher's cost and always returns false. Call it when no user has the
-// given e-mail, so a login's duration does not tell whether an account exists.
-func (h *Hasher) CompareDummy(ctx context.Context, password string) (bool, error) {
-	var derr error
-	if aerr := h.run(ctx, func() {
-		var dummy []byte
-		if dummy, derr = h.dummy(); derr == nil {
-			_ = bcrypt.CompareHashAndPassword(dummy, []byte(password))
-		}
-	}); aerr != nil {
-		return false, aerr
+// CompareDummy spends the same bcrypt time as Verify of password against a
+// stored hash of the given cost (the configured one when cost is out of
+// range) and always returns false. Call it when no user has the given
+// e-mail, so a login's duration does not tell whether an account exists;
+// see accounts for how the cost is chosen while stored hashes are on
+// several costs.
+func (h *Hasher) CompareDummy(ctx context.Context, cost int, password string) (bool, error) {
+	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
+		cost = h.cost
 	}
-	if derr != nil {
-		return false, fmt.Errorf("bcrypt dummy hash: %w", derr)
+	// Made once per cost and process, before any request if warmed, and
+	// outside the slots: a second wait for one would make the dummy path
+	// slower than a stored hash's under load.
+	dummy, err := h.dummy(cost)
+	if err != nil {
+		return false, err
 	}
-	return false, nil
+	// The very path of a stored hash: as many bcrypt runs as Verify makes
+	// when nothing matches (two for a password not in NFC).
+	_, _, err = h.Verify(ctx, string(dummy), password)
+	return false, err
+}
+
+// WarmDummy makes the dummy hash of cost now, so that the first unknown
+// address compared at that cost does not pay for an extra bcrypt run.
+func (h *Hasher) WarmDummy(cost int) error {
+	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
+		return fmt.Errorf("bcrypt cost %d out of range", cost)
+	}
+	_, err := h.dummy(cost)
+	return err
+}
+
+// dummy returns the dummy hash of cost, made on first use.
+func (h *Hasher) dummy(cost int) ([]byte, error) {
+	d, err := h.dummies[cost]()
+	if err != nil {
+		return nil, fmt.Errorf("bcrypt dummy hash: %w", err)
+	}
+	return d, nil
 }
 
 // NeedsRehash reports whether hash was made at another cost than this

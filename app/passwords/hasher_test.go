@@ -118,17 +118,76 @@ func TestCompareWithMalformedHashIsAnError(t *testing.T) {
 func TestCompareDummyAlwaysFails(t *testing.T) {
 	t.Parallel()
 	h := newTestHasher(t, 1, time.Second)
-	for _, pw := range []string{"", "Password123", strings.Repeat("x", 100)} {
-		if ok, err := h.CompareDummy(t.Context(), pw); ok || err != nil {
+	for _, pw := range []string{"", "Password123", "Cafe\u0301-Noir-42", strings.Repeat("x", 100)} {
+		if ok, err := h.CompareDummy(t.Context(), h.Cost(), pw); ok || err != nil {
 			t.Errorf("CompareDummy(%q) = %v, %v; want false, nil", pw, ok, err)
 		}
 	}
-	dummy, err := h.dummy()
+}
+
+func TestDummyHashesHaveTheCostAskedFor(t *testing.T) {
+	t.Parallel()
+	h := newTestHasher(t, 1, time.Second)
+	// An unknown address must cost what the accounts on that cost cost, not
+	// what the configured cost does: BCRYPT_COST may have been raised since.
+	for _, cost := range []int{bcrypt.MinCost, bcrypt.MinCost + 1, bcrypt.MinCost + 2} {
+		dummy, err := h.dummy(cost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := bcrypt.Cost(dummy); got != cost {
+			t.Errorf("dummy for cost %d has cost %d", cost, got)
+		}
+		if again, _ := h.dummy(cost); string(again) != string(dummy) {
+			t.Errorf("dummy for cost %d made twice", cost)
+		}
+	}
+	if err := h.WarmDummy(bcrypt.MaxCost + 1); err == nil {
+		t.Error("WarmDummy accepted a cost bcrypt does not have")
+	}
+}
+
+func TestVerifyTriesNFCThenTheBytesAsTyped(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	h := newTestHasher(t, 2, time.Second)
+	const nfc, nfd = "Caf\u00e9-Noir-42", "Cafe\u0301-Noir-42"
+	hash, err := h.Hash(ctx, nfd) // hashed in NFC whatever was typed
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cost, _ := bcrypt.Cost(dummy); cost != h.Cost() {
-		t.Errorf("dummy hash cost %d, want %d: timing would differ from real users", cost, h.Cost())
+	for _, typed := range []string{nfc, nfd} {
+		if ok, rehash, err := h.Verify(ctx, hash, typed); !ok || rehash || err != nil {
+			t.Errorf("Verify(%q) = %v, %v, %v; want a match needing no rehash", typed, ok, rehash, err)
+		}
+	}
+	// A hash from before normalisation holds the bytes as typed (NFD here):
+	// it still matches them, and asks to be stored again in NFC.
+	legacy, _ := bcrypt.GenerateFromPassword([]byte(nfd), h.Cost())
+	if ok, rehash, err := h.Verify(ctx, string(legacy), nfd); !ok || !rehash || err != nil {
+		t.Errorf("legacy hash: Verify = %v, %v, %v; want a match needing a rehash", ok, rehash, err)
+	}
+	if ok, _, _ := h.Verify(ctx, string(legacy), "Cafe-Noir-42"); ok {
+		t.Error("legacy hash matched another password")
+	}
+	other, _ := bcrypt.GenerateFromPassword([]byte(nfc), h.Cost()+1)
+	if ok, rehash, _ := h.Verify(ctx, string(other), nfc); !ok || !rehash {
+		t.Errorf("hash of another cost: %v, %v; want a match needing a rehash", ok, rehash)
+	}
+}
+
+func TestHashLimitsTheNFCFormToMaxBytes(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	h := newTestHasher(t, 1, time.Second)
+	// 36 × "e" + U+0301 is 108 bytes as typed, 72 in NFC (36 × "é").
+	typed := strings.Repeat("e\u0301", 36)
+	hash, err := h.Hash(ctx, typed)
+	if err != nil {
+		t.Fatalf("Hash(%d bytes typed, %d in NFC) = %v", len(typed), len(Normalize(typed)), err)
+	}
+	if ok, err := h.Compare(ctx, hash, strings.Repeat("\u00e9", 36)); !ok || err != nil {
+		t.Fatalf("Compare(NFC) = %v, %v", ok, err)
 	}
 }
 
@@ -160,7 +219,7 @@ func TestSaturatedHasherAnswersUnavailable(t *testing.T) {
 	calls := map[string]func() error{
 		"Hash":         func() error { _, err := h.Hash(t.Context(), "Password1x"); return err },
 		"Compare":      func() error { _, err := h.Compare(t.Context(), hash, "Password1x"); return err },
-		"CompareDummy": func() error { _, err := h.CompareDummy(t.Context(), "Password1x"); return err },
+		"CompareDummy": func() error { _, err := h.CompareDummy(t.Context(), h.Cost(), "Password1x"); return err },
 	}
 	for name, call := range calls {
 		start := time.Now()

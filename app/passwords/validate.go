@@ -10,11 +10,13 @@ import (
 	"apisec/app/errs"
 )
 
-// MinLength is the fewest characters (runes) a password may have.
+// MinLength is the fewest characters a password may have, counted as a user
+// sees them: grapheme clusters of its NFC form (see hasGraphemes).
 const MinLength = 10
 
 // MaxBytes is bcrypt's input limit: it ignores everything past 72 bytes, so
-// a longer password would silently be truncated.
+// a longer password would silently be truncated. It applies to the NFC form,
+// the bytes that are hashed.
 const MaxBytes = 72
 
 // The rule violations, in the order Validate checks them. Each is a 400 whose
@@ -23,6 +25,7 @@ var (
 	ErrRequired    = errs.BadRequest("Password is required")
 	ErrInvalidUTF8 = errs.BadRequest("Password must be valid UTF-8 text")
 	ErrControlChar = errs.BadRequest("Password must not contain control characters")
+	ErrInvisible   = errs.BadRequest("Password must not contain invisible or format characters")
 	ErrTooShort    = errs.BadRequest("Password must be at least 10 characters long")
 	ErrTooLong     = errs.BadRequest("Password must be at most 72 bytes long")
 	ErrNoUpper     = errs.BadRequest("Password must contain an upper-case letter")
@@ -44,11 +47,16 @@ func Validate(password string) error {
 	if !utf8.ValidString(password) || strings.ContainsRune(password, utf8.RuneError) {
 		return ErrInvalidUTF8
 	}
+	// Every rule below sees what will be hashed; invisible characters would
+	// pad the length rule ("Aa1" + seven U+200B) and dodge the common list.
+	password = Normalize(password)
 	var upper, lower, digit bool
 	for _, r := range password {
 		switch {
 		case unicode.IsControl(r):
 			return ErrControlChar
+		case invisible(r):
+			return ErrInvisible
 		case unicode.IsUpper(r):
 			upper = true
 		case unicode.IsLower(r):
@@ -58,7 +66,7 @@ func Validate(password string) error {
 		}
 	}
 	switch {
-	case utf8.RuneCountInString(password) < MinLength:
+	case !hasGraphemes(password, MinLength):
 		return ErrTooShort
 	case len(password) > MaxBytes:
 		return ErrTooLong

@@ -23,6 +23,20 @@ func TestValidateReportsTheFirstBrokenRule(t *testing.T) {
 		{"DEL", "Abcdefghi1\x7f", ErrControlChar},
 		{"C1 control", "Abcdefghi1\u0085", ErrControlChar},
 		{"control before length", "A\x00", ErrControlChar},
+		{"zero width space", "Correct\u200bHorse42", ErrInvisible},
+		{"right-to-left override", "Correct\u202eHorse42", ErrInvisible},
+		{"byte order mark", "\ufeffCorrectHorse42", ErrInvisible},
+		{"soft hyphen", "Correct\u00adHorse42", ErrInvisible},
+		{"word joiner", "Correct\u2060Horse42", ErrInvisible},
+		{"line separator", "Correct\u2028Horse42", ErrInvisible},
+		{"paragraph separator", "Correct\u2029Horse42", ErrInvisible},
+		{"variation selector", "Correct\ufe0fHorse42", ErrInvisible},
+		{"Hangul filler", "Correct\u3164Horse42", ErrInvisible},
+		{"combining grapheme joiner", "Correct\u034fHorse42", ErrInvisible},
+		{"tag character", "Correct\U000e0041Horse42", ErrInvisible},
+		{"invisible before length", "Aa1\u200b", ErrInvisible},
+		{"zero-width padding", "Aa1" + strings.Repeat("\u200b", 7), ErrInvisible},
+		{"common behind a zero width space", "Password123\u200b", ErrInvisible},
 		{"9 characters", "Abcdefgh1", ErrTooShort},
 		{"length before classes", "abc", ErrTooShort},
 		{"73 bytes", "Aa1" + strings.Repeat("x", 70), ErrTooLong},
@@ -50,6 +64,7 @@ func TestValidateErrorsAreBadRequestsNamingTheRule(t *testing.T) {
 		ErrRequired:    "Password is required",
 		ErrInvalidUTF8: "Password must be valid UTF-8 text",
 		ErrControlChar: "Password must not contain control characters",
+		ErrInvisible:   "Password must not contain invisible or format characters",
 		ErrTooShort:    "Password must be at least 10 characters long",
 		ErrTooLong:     "Password must be at most 72 bytes long",
 		ErrNoUpper:     "Password must contain an upper-case letter",
@@ -79,6 +94,41 @@ func TestValidateCountsCharactersNotBytes(t *testing.T) {
 	}
 	if err := Validate(ten); err != nil {
 		t.Errorf("10 runes (%d bytes): got %v, want nil", len(ten), err)
+	}
+}
+
+func TestValidateCountsWhatAUserSees(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, password string
+		want           error
+	}{
+		// Each of these is at least 10 runes but fewer than 10 characters
+		// on screen.
+		{"accents stacked on 3 letters", "Aa1" + strings.Repeat("\u0301\u0308", 4), ErrTooShort},
+		{"e + U+0301 six times", "Ab1" + strings.Repeat("e\u0301", 6), ErrTooShort},
+		{"flags, two runes each", "Aa1" + strings.Repeat("\U0001F1EB\U0001F1F7", 6), ErrTooShort},
+		{"skin-tone modifiers", "Aa1" + strings.Repeat("\U0001F44D\U0001F3FD", 6), ErrTooShort},
+		{"ten with decomposed accents", "Ab1" + strings.Repeat("e\u0301", 7), nil},
+		{"ten with flags", "Aa1bcdefg" + "\U0001F1EB\U0001F1F7", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if err := Validate(tc.password); err != tc.want {
+				t.Fatalf("Validate(%q) = %v, want %v", tc.password, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateAppliesEveryRuleToTheNFCForm(t *testing.T) {
+	t.Parallel()
+	// The byte limit counts what is hashed: 34 × "é" is 68 bytes in NFC,
+	// 102 as typed with "e" + U+0301.
+	typed := "Aa1" + strings.Repeat("e\u0301", 34)
+	if err := Validate(typed); err != nil {
+		t.Errorf("%d bytes in NFC, %d as typed: got %v, want nil", len(Normalize(typed)), len(typed), err)
 	}
 }
 
@@ -133,8 +183,21 @@ func TestValidateRejectsCommonPasswordsWhateverTheirCase(t *testing.T) {
 			t.Errorf("Validate(%q) = %v, want ErrCommon", pw, err)
 		}
 	}
+	// Compatibility variants fold to the entry: fullwidth letters and digits.
+	if err := Validate("Ｐａｓｓｗｏｒｄ１２３"); err != ErrCommon {
+		t.Errorf("fullwidth Password123: got %v, want ErrCommon", err)
+	}
 	if err := Validate("Password123!x"); err != nil {
 		t.Errorf("a variant that is not on the list: got %v, want nil", err)
+	}
+}
+
+func TestIsCommonSeesThroughInvisibleCharacters(t *testing.T) {
+	t.Parallel()
+	for _, pw := range []string{"Password123\u200b", "Pass\u00adword123", "\ufeffPassword123", "Password123\u0000", "Pa\u2060ssword123"} {
+		if !IsCommon(pw) {
+			t.Errorf("IsCommon(%q) = false, want true", pw)
+		}
 	}
 }
 

@@ -75,11 +75,21 @@ func NewSuccessorKey(priv *rsa.PrivateKey) (*SuccessorKey, error) {
 	if priv == nil {
 		return nil, errors.New("successor key: no private key")
 	}
-	key, err := hkdf.Key(sha256.New, x509.MarshalPKCS1PrivateKey(priv), nil, successorLabel, sha256.Size)
+	key, err := DeriveKey(priv, successorLabel)
 	if err != nil {
 		return nil, fmt.Errorf("successor key: %w", err)
 	}
 	return &SuccessorKey{key: key}, nil
+}
+
+// DeriveKey derives a 32-byte secret for one purpose, named by label, from
+// the JWT signing key (HKDF-SHA256): a secret every instance shares and that
+// needs no configuration of its own.
+func DeriveKey(priv *rsa.PrivateKey, label string) ([]byte, error) {
+	if priv == nil {
+		return nil, errors.New("derive key: no private key")
+	}
+	return hkdf.Key(sha256.New, x509.MarshalPKCS1PrivateKey(priv), nil, label, sha256.Size)
 }
 
 // Successor returns the refresh token that succeeds token: 64 lowercase hex
