@@ -64,6 +64,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 	}
 	now := s.now()
 	checked := u.PasswordHash
+	session := &models.Session{ID: models.NewID(), CreatedAt: now}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		// bcrypt took a while: a password change, reset or role change may
 		// have committed since. Lock the row and go on only with the hash
@@ -74,9 +75,13 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 		if u.PasswordHash != checked {
 			return errs.ErrInvalidCredentials
 		}
+		session.UserID = u.ID
+		if err := models.CreateSession(tx, session); err != nil {
+			return err
+		}
 		if err := models.CreateRefreshToken(tx, &models.RefreshToken{
-			ID: models.NewID(), UserID: u.ID, FamilyID: models.NewID(), TokenHash: refreshHash,
-			ExpiresAt: now.Add(s.refreshTTL), CreatedAt: now,
+			ID: models.NewID(), UserID: u.ID, FamilyID: session.ID, TokenHash: refreshHash,
+			ExpiresAt: s.refreshExpiry(session, now), CreatedAt: now,
 		}); err != nil {
 			return err
 		}
@@ -93,11 +98,11 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("login: %w", err)
 	}
-	access, err := s.issueAccess(u)
+	access, err := s.issueAccess(u, session)
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("login: %w", err)
 	}
-	return TokenPair{AccessToken: access, RefreshToken: refresh, ExpiresIn: s.expiresIn()}, nil
+	return TokenPair{AccessToken: access.Token, RefreshToken: refresh, ExpiresIn: access.ExpiresIn()}, nil
 }
 
 // rehash returns a new hash of password when u's hash was made at another
@@ -115,14 +120,34 @@ func (s *Service) rehash(ctx context.Context, u *models.User, password string) s
 	return hash
 }
 
-// issueAccess signs an access token with u's role and plan as read.
-func (s *Service) issueAccess(u *models.User) (string, error) {
-	token, _, err := s.tokens.Issue(u.ID, u.Role, u.Plan)
-	return token, err
+// issueAccess signs an access token for session with u's role and plan as
+// read; it expires with the session at the latest.
+func (s *Service) issueAccess(u *models.User, session *models.Session) (tokens.Issued, error) {
+	return s.tokens.Issue(tokens.Grant{Subject: u.ID, Session: session.ID, Role: u.Role, Plan: u.Plan, NotAfter: s.sessionEnd(session)})
 }
 
-// expiresIn is the access-token lifetime in whole seconds.
-func (s *Service) expiresIn() int64 { return int64(s.tokens.TTL() / time.Second) }
+// sessionEnd is when session ends whatever its rotations: SESSION_MAX_AGE
+// after the login. It is computed, not stored, so a lower SESSION_MAX_AGE
+// also shortens the sessions already open.
+func (s *Service) sessionEnd(session *models.Session) time.Time {
+	return session.CreatedAt.Add(s.maxAge)
+}
+
+// refreshExpiry is the expiry of a refresh token issued at now in session:
+// REFRESH_TOKEN_TTL, but never past the session's end.
+func (s *Service) refreshExpiry(session *models.Session, now time.Time) time.Time {
+	if end, exp := s.sessionEnd(session), now.Add(s.refreshTTL); end.Before(exp) {
+		return end
+	}
+	return now.Add(s.refreshTTL)
+}
+
+// sessionOver reports whether session has ended at now, or ends within the
+// second: an access token, whose times are whole seconds, would have no
+// time left to live.
+func (s *Service) sessionOver(session *models.Session, now time.Time) bool {
+	return !s.sessionEnd(session).Truncate(time.Second).After(now.Truncate(time.Second))
+}
 
 // Logout revokes the session (refresh family) of the presented token. A
 // malformed or unknown token is ErrInvalidRefreshToken, so a client learns

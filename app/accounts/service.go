@@ -40,6 +40,10 @@ func padTo(ctx context.Context, start time.Time, d time.Duration) {
 	}
 }
 
+// DefaultSessionMaxAge is SESSION_MAX_AGE's default, used when
+// Deps.SessionMaxAge is zero.
+const DefaultSessionMaxAge = 720 * time.Hour
+
 // DefaultMailTimeout bounds one asynchronous e-mail when Deps.MailTimeout is zero.
 const DefaultMailTimeout = 30 * time.Second
 
@@ -55,10 +59,11 @@ type Deps struct {
 	Now        func() time.Time // the clock for every timestamp; nil means time.Now
 	BaseURL    string           // APP_BASE_URL, the start of every link in an e-mail
 
-	RefreshTTL   time.Duration // REFRESH_TOKEN_TTL
-	ReuseGrace   time.Duration // REFRESH_REUSE_GRACE; zero treats every reuse as theft
-	ExposeTokens bool          // outside production: return verification and reset tokens to the caller
-	MailTimeout  time.Duration // per e-mail; DefaultMailTimeout when zero
+	RefreshTTL    time.Duration // REFRESH_TOKEN_TTL
+	SessionMaxAge time.Duration // SESSION_MAX_AGE; DefaultSessionMaxAge when zero
+	ReuseGrace    time.Duration // REFRESH_REUSE_GRACE; zero treats every reuse as theft
+	ExposeTokens  bool          // outside production: return verification and reset tokens to the caller
+	MailTimeout   time.Duration // per e-mail; DefaultMailTimeout when zero
 }
 
 // Service implements the account flows. It is safe for concurrent use.
@@ -72,6 +77,7 @@ type Service struct {
 	clock       func() time.Time
 	baseURL     string
 	refreshTTL  time.Duration
+	maxAge      time.Duration
 	reuseGrace  time.Duration
 	expose      bool
 	mailTimeout time.Duration
@@ -100,7 +106,7 @@ func New(d Deps) *Service {
 	s := &Service{
 		db: d.DB, tokens: d.Tokens, successors: d.Successors, hasher: d.Hasher, mailer: d.Mailer,
 		log: d.Log, clock: d.Now, baseURL: d.BaseURL,
-		refreshTTL: d.RefreshTTL, reuseGrace: max(d.ReuseGrace, 0), expose: d.ExposeTokens,
+		refreshTTL: d.RefreshTTL, maxAge: d.SessionMaxAge, reuseGrace: max(d.ReuseGrace, 0), expose: d.ExposeTokens,
 		mailTimeout: d.MailTimeout,
 	}
 	if s.log == nil {
@@ -111,6 +117,9 @@ func New(d Deps) *Service {
 	}
 	if s.mailTimeout <= 0 {
 		s.mailTimeout = DefaultMailTimeout
+	}
+	if s.maxAge <= 0 {
+		s.maxAge = DefaultSessionMaxAge
 	}
 	return s
 }

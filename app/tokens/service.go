@@ -125,13 +125,14 @@ func (s *Service) JWKS() []byte { return s.jwks }
 
 // accessClaims is the token payload.
 type accessClaims struct {
-	Role string `json:"role"`
-	Plan string `json:"plan"`
+	Session string `json:"sid"`
+	Role    string `json:"role"`
+	Plan    string `json:"plan"`
 	jwt.RegisteredClaims
 }
 
 var (
-	errBadClaims  = errors.New("token lacks sub, role, plan, jti or iat, or one of them is malformed")
+	errBadClaims  = errors.New("token lacks sub, sid, role, plan, jti or iat, or one of them is malformed")
 	errNotNumeric = errors.New("exp, iat and nbf must be JSON numbers")
 )
 
@@ -139,7 +140,7 @@ var (
 // Every claim the API later uses is checked for shape here, so no token
 // content can reach a query or a log line malformed.
 func (c *accessClaims) Validate() error {
-	if !models.ValidID(c.Subject) || !models.ValidPlan(c.Plan) || c.ID == "" || len(c.ID) > 64 ||
+	if !models.ValidID(c.Subject) || !models.ValidID(c.Session) || !models.ValidPlan(c.Plan) || c.ID == "" || len(c.ID) > 64 ||
 		c.IssuedAt == nil || !models.ValidRole(c.Role) {
 		return errBadClaims
 	}
@@ -166,37 +167,70 @@ func (c *accessClaims) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, (*plain)(c))
 }
 
-// Issue signs an access token for sub, valid for the configured TTL.
-func (s *Service) Issue(sub, role, plan string) (token string, expiresAt time.Time, err error) {
-	if sub == "" || plan == "" || !models.ValidRole(role) {
-		return "", time.Time{}, fmt.Errorf("issue token: invalid claims (sub %q, role %q, plan %q)", sub, role, plan)
+// Grant is what an access token asserts: who, in which session, with which
+// role and plan.
+type Grant struct {
+	Subject, Session, Role, Plan string
+	// NotAfter, when set, caps the token's exp (the session's end); the TTL
+	// applies otherwise.
+	NotAfter time.Time
+}
+
+// Issued is a signed access token and its validity.
+type Issued struct {
+	Token               string
+	IssuedAt, ExpiresAt time.Time // the iat and exp claims
+}
+
+// ExpiresIn is the token's lifetime in whole seconds, as a token answer
+// states it.
+func (i Issued) ExpiresIn() int64 { return int64(i.ExpiresAt.Sub(i.IssuedAt) / time.Second) }
+
+// ErrPastNotAfter is Issue's answer when g.NotAfter leaves the token not a
+// second to live.
+var ErrPastNotAfter = errors.New("issue token: the session ends within the second")
+
+// Issue signs an access token for g, valid for the configured TTL or until
+// g.NotAfter, whichever comes first.
+func (s *Service) Issue(g Grant) (Issued, error) {
+	if g.Subject == "" || g.Session == "" || g.Plan == "" || !models.ValidRole(g.Role) {
+		return Issued{}, fmt.Errorf("issue token: invalid claims (sub %q, sid %q, role %q, plan %q)", g.Subject, g.Session, g.Role, g.Plan)
 	}
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
-		return "", time.Time{}, fmt.Errorf("issue token: %w", err)
+		return Issued{}, fmt.Errorf("issue token: %w", err)
 	}
 	// NumericDate has one-second precision; truncating first makes the
-	// returned expiry equal the exp claim.
+	// returned times equal the claims.
 	now := s.clock().Truncate(time.Second)
-	expiresAt = now.Add(s.ttl)
+	exp := now.Add(s.ttl)
+	if !g.NotAfter.IsZero() {
+		if end := g.NotAfter.Truncate(time.Second); end.Before(exp) {
+			exp = end
+		}
+		if !exp.After(now) {
+			return Issued{}, ErrPastNotAfter
+		}
+	}
 	t := jwt.NewWithClaims(jwt.SigningMethodRS256, &accessClaims{
-		Role: role,
-		Plan: plan,
+		Session: g.Session,
+		Role:    g.Role,
+		Plan:    g.Plan,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    s.issuer,
-			Subject:   sub,
+			Subject:   g.Subject,
 			Audience:  jwt.ClaimStrings{s.audience},
 			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(expiresAt),
+			ExpiresAt: jwt.NewNumericDate(exp),
 			ID:        b64.EncodeToString(id[:]),
 		},
 	})
 	t.Header["kid"] = s.kid
-	token, err = t.SignedString(s.priv)
+	token, err := t.SignedString(s.priv)
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("issue token: %w", err)
+		return Issued{}, fmt.Errorf("issue token: %w", err)
 	}
-	return token, expiresAt, nil
+	return Issued{Token: token, IssuedAt: now, ExpiresAt: exp}, nil
 }
 
 // Verify checks token and returns its claims. The only errors are
@@ -225,6 +259,7 @@ func (s *Service) Verify(token string) (Claims, error) {
 	}
 	c := Claims{
 		Subject:   ac.Subject,
+		Session:   ac.Session,
 		Role:      ac.Role,
 		Plan:      ac.Plan,
 		ID:        ac.ID,
