@@ -168,7 +168,7 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 	a.Accounts = accounts.New(accounts.Deps{
 		DB: a.DB, Tokens: a.Tokens, Successors: successors, Hasher: a.Hasher, Mailer: mailer,
 		Log: a.Log, Now: a.Now, BaseURL: cfg.BaseURL,
-		RefreshTTL: cfg.RefreshTokenTTL, ReuseGrace: cfg.RefreshReuseGrace,
+		RefreshTTL: cfg.RefreshTokenTTL, ReuseGrace: cfg.RefreshReuseGrace, SessionMaxAge: cfg.SessionMaxAge,
 		ExposeTokens: !cfg.Production(),
 	})
 	a.closers = append(a.closers, func() error { a.Accounts.Close(); return nil })

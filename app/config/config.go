@@ -48,6 +48,7 @@ type Config struct {
 	AccessTokenTTL         time.Duration
 	RefreshTokenTTL        time.Duration
 	RefreshReuseGrace      time.Duration
+	SessionMaxAge          time.Duration // absolute lifetime of a login, whatever its refreshes
 	ClockSkew              time.Duration // tolerated on iat and nbf, never on exp
 
 	BcryptCost        int
@@ -114,6 +115,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		AccessTokenTTL:         p.duration("ACCESS_TOKEN_TTL", 15*time.Minute),
 		RefreshTokenTTL:        p.duration("REFRESH_TOKEN_TTL", 168*time.Hour),
 		RefreshReuseGrace:      p.duration("REFRESH_REUSE_GRACE", 10*time.Second),
+		SessionMaxAge:          p.duration("SESSION_MAX_AGE", 720*time.Hour),
 		ClockSkew:              p.duration("JWT_CLOCK_SKEW", 5*time.Second),
 		BcryptCost:             p.intRange("BCRYPT_COST", 12, 4, 16), // 17+ takes seconds per login
 		BcryptConcurrency:      p.intRange("BCRYPT_CONCURRENCY", max(1, runtime.NumCPU()/2), 1, 1024),
@@ -166,7 +168,7 @@ func (c *Config) check() error {
 	for _, d := range []struct {
 		name  string
 		value time.Duration
-	}{{"ACCESS_TOKEN_TTL", c.AccessTokenTTL}, {"REFRESH_TOKEN_TTL", c.RefreshTokenTTL}, {"BCRYPT_WAIT", c.BcryptWait}} {
+	}{{"ACCESS_TOKEN_TTL", c.AccessTokenTTL}, {"REFRESH_TOKEN_TTL", c.RefreshTokenTTL}, {"BCRYPT_WAIT", c.BcryptWait}, {"SESSION_MAX_AGE", c.SessionMaxAge}} {
 		if d.value <= 0 {
 			return fmt.Errorf("%s must be a positive duration", d.name)
 		}

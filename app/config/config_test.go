@@ -25,6 +25,9 @@ func TestDefaultsMatchTheContract(t *testing.T) {
 	if c.ClockSkew != 5*time.Second {
 		t.Fatalf("JWT_CLOCK_SKEW defaults to %v", c.ClockSkew)
 	}
+	if c.SessionMaxAge != 720*time.Hour {
+		t.Fatalf("SESSION_MAX_AGE defaults to %v", c.SessionMaxAge)
+	}
 	if c.BcryptCost != 12 || len(c.TrustedProxies) != 0 || c.BaseURL != "http://localhost:8080" {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
@@ -51,6 +54,8 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		"LOG_LEVEL":                {"LOG_LEVEL": "loud"},
 		"JWT_CLOCK_SKEW":           {"JWT_CLOCK_SKEW": "2m"},
 		"JWT_CLOCK_SKEW ":          {"JWT_CLOCK_SKEW": "-1s"},
+		"SESSION_MAX_AGE":          {"SESSION_MAX_AGE": "0s"},
+		"SESSION_MAX_AGE ":         {"SESSION_MAX_AGE": "a month"},
 	}
 	for name, vars := range cases {
 		_, err := Load(env(vars))
