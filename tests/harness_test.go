@@ -118,7 +118,12 @@ func startEnv(t testing.TB, vars map[string]string, prefix string, clk *clock) *
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(context.Background(), cfg, log, app.Options{Now: clk.Now, Migrate: true, RateLimitPrefix: prefix})
+	// TEST_REVOCATION_POLL (not a setting of the app) changes how often it
+	// re-reads revocations from the database.
+	poll, _ := time.ParseDuration(settings["TEST_REVOCATION_POLL"])
+	a, err := app.New(context.Background(), cfg, log, app.Options{
+		Now: clk.Now, Migrate: true, RateLimitPrefix: prefix, RevocationPoll: poll,
+	})
 	if err != nil {
 		t.Fatalf("app: %v", err)
 	}

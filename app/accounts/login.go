@@ -149,7 +149,8 @@ func (s *Service) sessionOver(session *models.Session, now time.Time) bool {
 	return !s.sessionEnd(session).Truncate(time.Second).After(now.Truncate(time.Second))
 }
 
-// Logout revokes the session (refresh family) of the presented token. A
+// Logout ends the session (refresh family) of the presented token, its
+// access tokens included. A
 // malformed or unknown token is ErrInvalidRefreshToken, so a client learns
 // that it sent the wrong thing; a token of an already ended session (spent,
 // revoked or expired) still names its family and ends it again, quietly:
@@ -158,6 +159,8 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	if !tokens.ValidOpaqueToken(refreshToken) {
 		return errs.ErrInvalidRefreshToken
 	}
+	now := s.now()
+	var session string
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		t, err := models.RefreshTokenByHash(tx, tokens.HashOpaqueToken(refreshToken))
 		if err != nil {
@@ -166,7 +169,8 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 		if _, err := models.LockUser(tx, t.UserID); err != nil {
 			return err
 		}
-		return models.RevokeRefreshFamily(tx, t.FamilyID, s.now())
+		session = t.FamilyID
+		return endSession(tx, session, now)
 	})
 	switch {
 	case errors.Is(err, models.ErrNotFound):
@@ -174,16 +178,21 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	case err != nil:
 		return fmt.Errorf("logout: %w", err)
 	}
+	s.announce(ctx, []string{session}, now)
 	return nil
 }
 
-// LogoutAll revokes every refresh token of the user.
+// LogoutAll ends every session of the user, access tokens included.
 func (s *Service) LogoutAll(ctx context.Context, userID string) error {
+	now := s.now()
+	var ended []string
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		if _, err := models.LockUser(tx, userID); err != nil {
 			return err
 		}
-		return models.RevokeUserRefreshTokens(tx, userID, s.now())
+		var err error
+		ended, err = s.endUserSessions(tx, userID, now)
+		return err
 	})
 	switch {
 	case errors.Is(err, models.ErrNotFound):
@@ -191,6 +200,7 @@ func (s *Service) LogoutAll(ctx context.Context, userID string) error {
 	case err != nil:
 		return fmt.Errorf("logout all: %w", err)
 	}
+	s.announce(ctx, ended, now)
 	return nil
 }
 

@@ -93,7 +93,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 				return err
 			}
 			if !ok {
-				if err := models.RevokeRefreshFamily(tx, t.FamilyID, now); err != nil {
+				if err := endSession(tx, t.FamilyID, now); err != nil {
 					return err
 				}
 				revoked = t.FamilyID
@@ -108,6 +108,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 	case err != nil:
 		return TokenPair{}, fmt.Errorf("refresh: %w", err)
 	case revoked != "":
+		s.announce(ctx, []string{revoked}, now)
 		s.log.WarnContext(ctx, "spent refresh token reused; session revoked", slog.String("family_id", revoked))
 		return TokenPair{}, errs.ErrInvalidRefreshToken
 	}

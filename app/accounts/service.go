@@ -64,6 +64,7 @@ type Deps struct {
 	ReuseGrace    time.Duration // REFRESH_REUSE_GRACE; zero treats every reuse as theft
 	ExposeTokens  bool          // outside production: return verification and reset tokens to the caller
 	MailTimeout   time.Duration // per e-mail; DefaultMailTimeout when zero
+	Revocations   Announcer     // told of every session ended early; nil: nobody
 }
 
 // Service implements the account flows. It is safe for concurrent use.
@@ -78,6 +79,8 @@ type Service struct {
 	baseURL     string
 	refreshTTL  time.Duration
 	maxAge      time.Duration
+	accessTTL   time.Duration // how long an access token may outlive the refresh token issued with it
+	revocations Announcer
 	reuseGrace  time.Duration
 	expose      bool
 	mailTimeout time.Duration
@@ -107,7 +110,7 @@ func New(d Deps) *Service {
 		db: d.DB, tokens: d.Tokens, successors: d.Successors, hasher: d.Hasher, mailer: d.Mailer,
 		log: d.Log, clock: d.Now, baseURL: d.BaseURL,
 		refreshTTL: d.RefreshTTL, maxAge: d.SessionMaxAge, reuseGrace: max(d.ReuseGrace, 0), expose: d.ExposeTokens,
-		mailTimeout: d.MailTimeout,
+		mailTimeout: d.MailTimeout, accessTTL: d.Tokens.TTL(), revocations: d.Revocations,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -125,9 +128,11 @@ func New(d Deps) *Service {
 }
 
 // NewOperator returns a Service for the operator commands only (CreateUser,
-// SetRole, SetPlan), which need no keys, mailer or Redis; the HTTP flows
-// need a Service from New.
-func NewOperator(db *gorm.DB, hasher *passwords.Hasher, log *slog.Logger, now func() time.Time) *Service {
+// SetRole, SetPlan, DeleteUser), which need no keys or mailer; the HTTP
+// flows need a Service from New. accessTTL is ACCESS_TOKEN_TTL, which
+// sessions to end depends on; revocations (may be nil) tells the running
+// instances.
+func NewOperator(db *gorm.DB, hasher *passwords.Hasher, log *slog.Logger, now func() time.Time, accessTTL time.Duration, revocations Announcer) *Service {
 	if db == nil || hasher == nil {
 		panic("accounts.NewOperator: DB and Hasher are required")
 	}
@@ -137,7 +142,7 @@ func NewOperator(db *gorm.DB, hasher *passwords.Hasher, log *slog.Logger, now fu
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, hasher: hasher, log: log, clock: now, mailTimeout: DefaultMailTimeout}
+	return &Service{db: db, hasher: hasher, log: log, clock: now, mailTimeout: DefaultMailTimeout, accessTTL: accessTTL, revocations: revocations}
 }
 
 // Close waits for the e-mails still being sent (each is bounded by the mail

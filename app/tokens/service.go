@@ -31,6 +31,14 @@ type Config struct {
 	ClockSkew    time.Duration    // tolerated on iat and nbf only, so instances a little apart accept each other's fresh tokens; never on exp
 	Clock        func() time.Time // nil means time.Now
 	CacheSize    int              // verified tokens remembered; 0 means DefaultCacheSize, negative disables
+	Revocations  Revocations      // ended sessions, checked on every verification; nil: none
+}
+
+// Revocations says whether a session was ended before its tokens expire.
+// It is asked on every verification, cache hits included, so it must answer
+// from memory.
+type Revocations interface {
+	Revoked(session string) bool
 }
 
 // Service issues and verifies access tokens. It is immutable after New and
@@ -47,6 +55,7 @@ type Service struct {
 	clock    func() time.Time
 	parser   *jwt.Parser
 	cache    *verifiedCache // nil when disabled
+	revoked  Revocations    // nil: no session is ever ended early
 }
 
 // New checks cfg and returns a Service.
@@ -76,6 +85,7 @@ func New(cfg Config) (*Service, error) {
 		ttl:      cfg.TTL,
 		skew:     cfg.ClockSkew,
 		clock:    clock,
+		revoked:  cfg.Revocations,
 	}
 	published := []*rsa.PublicKey{&cfg.PrivateKey.PublicKey}
 	s.keys[s.kid] = &cfg.PrivateKey.PublicKey
@@ -235,8 +245,19 @@ func (s *Service) Issue(g Grant) (Issued, error) {
 
 // Verify checks token and returns its claims. The only errors are
 // errs.ErrTokenExpired, for a token this service issued whose only defect is
-// its age, and errs.ErrInvalidToken for anything else.
+// its age, and errs.ErrInvalidToken for anything else, a token of an ended
+// session included. The session is checked after the cache, so a token
+// verified before its session ended is refused from then on.
 func (s *Service) Verify(token string) (Claims, error) {
+	c, err := s.verify(token)
+	if err == nil && s.revoked != nil && s.revoked.Revoked(c.Session) {
+		return Claims{}, errs.ErrInvalidToken
+	}
+	return c, err
+}
+
+// verify checks the token itself, through the cache.
+func (s *Service) verify(token string) (Claims, error) {
 	if token == "" || len(token) > MaxTokenLen {
 		return Claims{}, errs.ErrInvalidToken
 	}
