@@ -38,7 +38,8 @@ commands:
   keys generate [--dir DIR]          write a new RSA 2048 key pair (default dir: config)
   users create --email E --password P [--role viewer|editor|admin] [--plan PLAN] [--verified]
   users set-role --email E --role R
-  users set-plan --email E --plan PLAN`
+  users set-plan --email E --plan PLAN
+  users delete --email E             delete the account and all it owns; its tokens stop working`
 
 // Run carries out the command in args (without the program name) and
 // returns the process exit code.

@@ -162,7 +162,7 @@ func TestARevocationOnOneInstanceIsRefusedOnAnotherWithinASecond(t *testing.T) {
 	if os.Getenv("TEST_REDIS_URL") == "" {
 		t.Skip("needs TEST_REDIS_URL: without Redis instances share marks through the database only")
 	}
-	for _, ev := range append(revocationEvents(), cliEvent("set-role", "--role", "editor")) {
+	for _, ev := range append(revocationEvents(), cliEvent("set-role", "--role", "editor"), cliEvent("delete")) {
 		t.Run(ev.name, func(t *testing.T) {
 			t.Parallel()
 			a := newEnv(t, unlimited())
