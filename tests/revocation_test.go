@@ -123,16 +123,22 @@ func checkEnded(t *testing.T, on *env, ev revocationEvent, v victim, d time.Dura
 }
 
 // Every revocation event ends the access tokens it names at once on the
-// instance that handled it, although they had been verified and cached; a
-// plan change ends nothing.
+// instance that handled it, although they had been verified and cached, and
+// nothing else, also once the marks are read back from the database; a plan
+// change ends nothing.
 func TestEveryRevocationEventRefusesTheAccessTokensAtOnce(t *testing.T) {
 	t.Parallel()
 	for _, ev := range revocationEvents() {
 		t.Run(ev.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, unlimited())
+			vars := unlimited()
+			vars["TEST_REVOCATION_POLL"] = "10ms"
+			e := newEnv(t, vars)
 			v := newVictim(t, e, "victim", e)
 			ev.do(t, e, v.email, v.first)
+			checkEnded(t, e, ev, v, 0)
+			// What the database holds ends no more than what was announced.
+			time.Sleep(50 * time.Millisecond)
 			checkEnded(t, e, ev, v, 0)
 		})
 	}
