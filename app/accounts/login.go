@@ -92,7 +92,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 		}
 		return models.RecordLogin(tx, u.ID, now)
 	})
-	if errors.Is(err, errs.ErrInvalidCredentials) {
+	if errors.Is(err, errs.ErrInvalidCredentials) || errors.Is(err, models.ErrNotFound) { // not found: deleted meanwhile
 		return TokenPair{}, errs.ErrInvalidCredentials
 	}
 	if err != nil {

@@ -39,7 +39,10 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next stri
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	if err := s.setPassword(ctx, userID, hash, nil); err != nil {
+	switch err := s.setPassword(ctx, userID, hash, nil); {
+	case errors.Is(err, models.ErrNotFound):
+		return errs.ErrInvalidToken // the user was deleted while bcrypt ran
+	case err != nil:
 		return fmt.Errorf("change password: %w", err)
 	}
 	return nil
