@@ -23,6 +23,7 @@ import (
 	"apisec/app/projects"
 	"apisec/app/ratelimit"
 	"apisec/app/retention"
+	"apisec/app/revocation"
 	"apisec/app/tokens"
 	"apisec/db"
 )
@@ -37,13 +38,14 @@ type App struct {
 	Engine db.Engine
 	Redis  redis.UniversalClient // nil: in-process rate-limit stores
 
-	Tokens    *tokens.Service
-	Hasher    *passwords.Hasher
-	Limits    *ratelimit.Limiters
-	Accounts  *accounts.Service
-	Projects  *projects.Service
-	Analytics *analytics.Service
-	Purger    *retention.Purger
+	Tokens      *tokens.Service
+	Revocations *revocation.Marks // sessions ended early, checked on every token
+	Hasher      *passwords.Hasher
+	Limits      *ratelimit.Limiters
+	Accounts    *accounts.Service
+	Projects    *projects.Service
+	Analytics   *analytics.Service
+	Purger      *retention.Purger
 
 	monotonic func() time.Time // Now before UTC(), which strips the monotonic reading
 	rlPrefix  string
@@ -58,6 +60,11 @@ type Options struct {
 	// RateLimitPrefix is put before each limiter's name in its Redis keys,
 	// so parallel tests sharing one Redis do not count each other.
 	RateLimitPrefix string
+	// RevocationPoll is how often revocations are re-read from the
+	// database (revocation.DefaultPoll when zero). Tests sharing one Redis
+	// share its channel too: marks name random session ids, so one test's
+	// never touch another's.
+	RevocationPoll time.Duration
 }
 
 // New connects to storage and builds the services. On error everything
@@ -77,9 +84,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		return nil, err
 	}
 	a.rlPrefix = opt.RateLimitPrefix
+	a.Revocations = revocation.New(revocation.Config{
+		DB: a.DB, Redis: a.Redis, Now: a.Now,
+		Keep: revocationKeep(cfg), Poll: opt.RevocationPoll, Log: a.Log,
+	})
 	if err := a.buildServices(opt.Mailer); err != nil {
 		return nil, err
 	}
+	if err := a.Revocations.Start(ctx); err != nil {
+		return nil, fmt.Errorf("load revocations: %w", err)
+	}
+	a.closers = append(a.closers, a.Revocations.Close)
 	return a, nil
 }
 
@@ -157,6 +172,7 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 		PrivateKey: priv, PreviousKeys: previous,
 		Issuer: cfg.Issuer, Audience: cfg.Audience,
 		TTL: cfg.AccessTokenTTL, ClockSkew: cfg.ClockSkew, Clock: a.Now,
+		Revocations: a.Revocations,
 	}); err != nil {
 		return err
 	}
@@ -193,10 +209,9 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 	a.Accounts = accounts.New(accounts.Deps{
 		DB: a.DB, Tokens: a.Tokens, Successors: successors, Hasher: a.Hasher, Mailer: mailer,
 		Log: a.Log, Now: a.Now, BaseURL: cfg.BaseURL,
-		RefreshTTL: cfg.RefreshTokenTTL, ReuseGrace: cfg.RefreshReuseGrace, DeviceTTL: cfg.DeviceTokenTTL,
-		Cooldown:     cooldown,
-		ExposeTokens: !cfg.Production(),
-		DummyKey:     dummyKey,
+		RefreshTTL: cfg.RefreshTokenTTL, ReuseGrace: cfg.RefreshReuseGrace, SessionMaxAge: cfg.SessionMaxAge,
+		DeviceTTL: cfg.DeviceTokenTTL, Cooldown: cooldown, DummyKey: dummyKey,
+		ExposeTokens: !cfg.Production(), Revocations: a.Revocations,
 	})
 	// Make the dummy hashes now, not in the first unknown-e-mail login, whose
 	// extra bcrypt run would otherwise stand out in its timing.
@@ -209,6 +224,13 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 		a.Log.Warn("APP_ENV is not production: verification and reset tokens are returned in responses")
 	}
 	return nil
+}
+
+// revocationKeep is how long a session's mark matters: the longest an
+// access token issued before it can live, with a minute for the refresh
+// that committed just before the mark and signed just after.
+func revocationKeep(cfg *config.Config) time.Duration {
+	return cfg.AccessTokenTTL + cfg.ClockSkew + time.Minute
 }
 
 // loadKeys reads the signing key; outside production a missing pair is

@@ -42,6 +42,7 @@ commands:
   users create --email E --password P [--role ` + models.RoleNames("|") + `] [--plan PLAN] [--verified]
   users set-role --email E --role R
   users set-plan --email E --plan PLAN
+  users delete --email E             delete the account and all it owns; its tokens stop working
   purge                              delete expired tokens, old login events and stale unverified accounts now`
 }
 

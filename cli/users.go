@@ -16,7 +16,7 @@ import (
 
 func users(ctx context.Context, args []string, env Env) error {
 	if len(args) == 0 {
-		return usagef("users needs create, set-role or set-plan")
+		return usagef("users needs create, set-role, set-plan or delete")
 	}
 	fs := newFlagSet("users " + args[0])
 	email := fs.String("email", "", "the user's e-mail address")
@@ -41,8 +41,13 @@ func users(ctx context.Context, args []string, env Env) error {
 	case "set-role":
 		role := fs.String("role", "", "one of "+models.RoleNames(", "))
 		run = func(a *app.Admin) (string, error) {
-			return fmt.Sprintf("%s is now %s; their refresh tokens are revoked", *email, *role),
+			return fmt.Sprintf("%s is now %s; their sessions are ended", *email, *role),
 				a.Accounts.SetRole(ctx, *email, models.Role(*role))
+		}
+	case "delete":
+		run = func(a *app.Admin) (string, error) {
+			return fmt.Sprintf("deleted %s and everything it owned; its sessions are ended", *email),
+				a.Accounts.DeleteUser(ctx, *email)
 		}
 	case "set-plan":
 		plan := fs.String("plan", "", "billing plan")

@@ -54,11 +54,11 @@ func subjectOf(role models.Role) string {
 
 func issue(tb testing.TB, ts *tokens.Service, role models.Role) string {
 	tb.Helper()
-	tok, _, err := ts.Issue(subjectOf(role), role, "free")
+	is, err := ts.Issue(tokens.Grant{Subject: subjectOf(role), Session: subjectOf(role), Role: role, Plan: "free"})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return tok
+	return is.Token
 }
 
 // newAuthEngine routes /me behind RequireAuth, /editors and /admin behind

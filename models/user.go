@@ -101,6 +101,20 @@ func UpdateUser(db *gorm.DB, id string, now time.Time, cols map[string]any) erro
 	return nil
 }
 
+// DeleteUser deletes user id and, by the schema's cascades, everything it
+// owns: sessions, refresh and mailed tokens, projects, login events.
+// ErrNotFound if there is none.
+func DeleteUser(db *gorm.DB, id string) error {
+	res := db.Where("id = ?", id).Delete(&User{})
+	if res.Error != nil {
+		return fmt.Errorf("delete user: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
 // RoleCount is one row of the users-by-role count.
 type RoleCount struct {
 	Role  Role

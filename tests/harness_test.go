@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -65,11 +66,31 @@ type env struct {
 	Clock *clock
 	Mail  *smtptest.Server
 	Log   *bytes.Buffer // everything the app logged
+
+	vars   map[string]string // the settings it was started with
+	prefix string            // its Redis namespace
 }
 
 // newEnv starts the API with the test defaults and vars on top (e.g.
 // RATE_LIMIT_GLOBAL=off).
 func newEnv(t testing.TB, vars map[string]string) *env {
+	t.Helper()
+	return startEnv(t, vars, "t"+randomHex(t, 6)+":", clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)))
+}
+
+// newPeer starts a second instance of the API beside e, as a scaled-out
+// deployment runs it: the same database, Redis namespace and clock, its
+// own process state; vars change its settings on top of e's.
+func newPeer(t testing.TB, e *env, vars map[string]string) *env {
+	t.Helper()
+	merged := maps.Clone(e.vars)
+	delete(merged, "SMTP_HOST") // its own mail catcher
+	delete(merged, "SMTP_PORT")
+	maps.Copy(merged, vars)
+	return startEnv(t, merged, e.prefix, e.Clock)
+}
+
+func startEnv(t testing.TB, vars map[string]string, prefix string, clk *clock) *env {
 	t.Helper()
 	dir, err := keyDir()
 	if err != nil {
@@ -87,8 +108,9 @@ func newEnv(t testing.TB, vars map[string]string) *env {
 		"SMTP_FROM":            "no-reply@example.test",
 		"APP_BASE_URL":         "https://app.example.test",
 	}
-	for k, v := range vars {
-		settings[k] = v
+	maps.Copy(settings, vars)
+	if settings["DATABASE_URL"] == "" {
+		settings["DATABASE_URL"] = dbtest.URL(t)
 	}
 	if _, ok := vars["DATABASE_URL"]; !ok {
 		settings["DATABASE_URL"] = dbtest.URL(t)
@@ -97,11 +119,14 @@ func newEnv(t testing.TB, vars map[string]string) *env {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	clk := clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	prefix := "t" + randomHex(t, 6) + ":"
-	a, err := app.New(context.Background(), cfg, log, app.Options{Now: clk.Now, Migrate: true, RateLimitPrefix: prefix})
+	// TEST_REVOCATION_POLL (not a setting of the app) changes how often it
+	// re-reads revocations from the database.
+	poll, _ := time.ParseDuration(settings["TEST_REVOCATION_POLL"])
+	a, err := app.New(context.Background(), cfg, log, app.Options{
+		Now: clk.Now, Migrate: true, RateLimitPrefix: prefix, RevocationPoll: poll,
+	})
 	if err != nil {
 		t.Fatalf("app: %v", err)
 	}
@@ -115,7 +140,7 @@ func newEnv(t testing.TB, vars map[string]string) *env {
 	}
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
-	return &env{t: t, App: a, URL: srv.URL, Clock: clk, Mail: mailSrv, Log: &logs.Buffer}
+	return &env{t: t, App: a, URL: srv.URL, Clock: clk, Mail: mailSrv, Log: &logs.Buffer, vars: settings, prefix: prefix}
 }
 
 type syncBuffer struct {

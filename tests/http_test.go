@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"apisec/app/tokens"
 )
 
 func TestPublicStatusAndHealthAnswerOK(t *testing.T) {
@@ -99,10 +101,11 @@ func TestRequestLogHoldsNoSecrets(t *testing.T) {
 func TestStorageOutageAnswers503WithoutDetails(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	token, _, err := e.App.Tokens.Issue("00000000-0000-4000-8000-000000000000", "admin", "free")
+	is, err := e.App.Tokens.Issue(tokens.Grant{Subject: "00000000-0000-4000-8000-000000000000", Session: "00000000-0000-4000-8000-000000000001", Role: "admin", Plan: "free"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	token := is.Token
 	sqlDB, _ := e.App.DB.DB()
 	sqlDB.Close()
 	for _, r := range []response{

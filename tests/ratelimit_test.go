@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"apisec/app/tokens"
+	"apisec/models"
 	"context"
 	"net/http"
 	"os"
@@ -798,14 +800,15 @@ func TestBadTokensArePaidFromTheGlobalBudget(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, map[string]string{"RATE_LIMIT_GLOBAL": "4/1m"})
 	u := rlCreateUser(t, e, "viewer", "")
-	seen, _, err := e.App.Tokens.Issue(u.ID, u.Role, u.Plan)
-	if err != nil {
-		t.Fatal(err)
+	issue := func() string {
+		t.Helper()
+		tok, err := e.App.Tokens.Issue(tokens.Grant{Subject: u.ID, Session: models.NewID(), Role: u.Role, Plan: u.Plan})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.Token
 	}
-	unseen, _, err := e.App.Tokens.Issue(u.ID, u.Role, u.Plan)
-	if err != nil {
-		t.Fatal(err)
-	}
+	seen, unseen := issue(), issue()
 	for range 10 {
 		expect(t, e.do("GET", "/auth/me", nil, bearer(seen)...), http.StatusOK, "")
 	}

@@ -54,20 +54,51 @@ func (s *Service) CreateUser(ctx context.Context, email, password string, role m
 	return u, nil
 }
 
-// SetRole is the operator's `users set-role`. The new role and the
-// revocation of the user's refresh tokens are one transaction, so no
-// session keeps minting access tokens under the old role's grant.
+// SetRole is the operator's `users set-role`. The new role and the end of
+// the user's sessions are one transaction, so no session keeps minting
+// access tokens under the old role's grant, and those already issued stop
+// working.
 func (s *Service) SetRole(ctx context.Context, email string, role models.Role) error {
 	if err := checkRole(role); err != nil {
 		return err
 	}
-	return s.updateByEmail(ctx, "set role", email, func(tx *gorm.DB, u *models.User) error {
-		now := s.now()
+	now := s.now()
+	var ended []string
+	err := s.updateByEmail(ctx, "set role", email, func(tx *gorm.DB, u *models.User) error {
 		if err := models.UpdateUser(tx, u.ID, now, map[string]any{"role": role}); err != nil {
 			return err
 		}
-		return models.RevokeUserRefreshTokens(tx, u.ID, now)
+		var err error
+		ended, err = s.endUserSessions(tx, u.ID, now)
+		return err
 	})
+	if err == nil {
+		s.announce(ctx, ended, now)
+	}
+	return err
+}
+
+// DeleteUser is the operator's `users delete`: the account and everything
+// it owns (cascading from the users row) go in one transaction that also
+// marks its sessions ended, so its access tokens stop working as after a
+// logout-all.
+func (s *Service) DeleteUser(ctx context.Context, email string) error {
+	now := s.now()
+	var ended []string
+	err := s.updateByEmail(ctx, "delete user", email, func(tx *gorm.DB, u *models.User) error {
+		if _, err := models.LockUser(tx, u.ID); err != nil {
+			return err
+		}
+		var err error
+		if ended, err = s.endUserSessions(tx, u.ID, now); err != nil {
+			return err
+		}
+		return models.DeleteUser(tx, u.ID)
+	})
+	if err == nil {
+		s.announce(ctx, ended, now)
+	}
+	return err
 }
 
 // SetPlan is the operator's `users set-plan`. Sessions go on: the next

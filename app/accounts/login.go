@@ -67,6 +67,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 	}
 	now := s.now()
 	checked := u.PasswordHash
+	session := &models.Session{ID: models.NewID(), CreatedAt: now}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		// bcrypt took a while: a password change, reset or role change may
 		// have committed since. Lock the row and go on only with the hash
@@ -77,9 +78,13 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 		if u.PasswordHash != checked {
 			return errs.ErrInvalidCredentials
 		}
+		session.UserID = u.ID
+		if err := models.CreateSession(tx, session); err != nil {
+			return err
+		}
 		if err := models.CreateRefreshToken(tx, &models.RefreshToken{
-			ID: models.NewID(), UserID: u.ID, FamilyID: models.NewID(), TokenHash: refreshHash,
-			ExpiresAt: now.Add(s.refreshTTL), CreatedAt: now,
+			ID: models.NewID(), UserID: u.ID, FamilyID: session.ID, TokenHash: refreshHash,
+			ExpiresAt: s.refreshExpiry(session, now), CreatedAt: now,
 		}); err != nil {
 			return err
 		}
@@ -90,17 +95,17 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 		}
 		return models.RecordLogin(tx, u.ID, now)
 	})
-	if errors.Is(err, errs.ErrInvalidCredentials) {
+	if errors.Is(err, errs.ErrInvalidCredentials) || errors.Is(err, models.ErrNotFound) { // not found: deleted meanwhile
 		return TokenPair{}, errs.ErrInvalidCredentials
 	}
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("login: %w", err)
 	}
-	access, err := s.issueAccess(u)
+	access, err := s.issueAccess(u, session)
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("login: %w", err)
 	}
-	pair := TokenPair{AccessToken: access, RefreshToken: refresh, ExpiresIn: s.expiresIn()}
+	pair := TokenPair{AccessToken: access.Token, RefreshToken: refresh, ExpiresIn: access.ExpiresIn()}
 	if s.deviceTTL > 0 {
 		hash := u.PasswordHash
 		if rehash != "" {
@@ -127,16 +132,37 @@ func (s *Service) rehash(ctx context.Context, u *models.User, password string) s
 	return hash
 }
 
-// issueAccess signs an access token with u's role and plan as read.
-func (s *Service) issueAccess(u *models.User) (string, error) {
-	token, _, err := s.tokens.Issue(u.ID, u.Role, u.Plan)
-	return token, err
+// issueAccess signs an access token for session with u's role and plan as
+// read; it expires with the session at the latest.
+func (s *Service) issueAccess(u *models.User, session *models.Session) (tokens.Issued, error) {
+	return s.tokens.Issue(tokens.Grant{Subject: u.ID, Session: session.ID, Role: u.Role, Plan: u.Plan, NotAfter: s.sessionEnd(session)})
 }
 
-// expiresIn is the access-token lifetime in whole seconds.
-func (s *Service) expiresIn() int64 { return int64(s.tokens.TTL() / time.Second) }
+// sessionEnd is when session ends whatever its rotations: SESSION_MAX_AGE
+// after the login. It is computed, not stored, so a lower SESSION_MAX_AGE
+// also shortens the sessions already open.
+func (s *Service) sessionEnd(session *models.Session) time.Time {
+	return session.CreatedAt.Add(s.maxAge)
+}
 
-// Logout revokes the session (refresh family) of the presented token. A
+// refreshExpiry is the expiry of a refresh token issued at now in session:
+// REFRESH_TOKEN_TTL, but never past the session's end.
+func (s *Service) refreshExpiry(session *models.Session, now time.Time) time.Time {
+	if end, exp := s.sessionEnd(session), now.Add(s.refreshTTL); end.Before(exp) {
+		return end
+	}
+	return now.Add(s.refreshTTL)
+}
+
+// sessionOver reports whether session has ended at now, or ends within the
+// second: an access token, whose times are whole seconds, would have no
+// time left to live.
+func (s *Service) sessionOver(session *models.Session, now time.Time) bool {
+	return !s.sessionEnd(session).Truncate(time.Second).After(now.Truncate(time.Second))
+}
+
+// Logout ends the session (refresh family) of the presented token, its
+// access tokens included. A
 // malformed or unknown token is ErrInvalidRefreshToken, so a client learns
 // that it sent the wrong thing; a token of an already ended session (spent,
 // revoked or expired) still names its family and ends it again, quietly:
@@ -145,6 +171,8 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	if !tokens.ValidOpaqueToken(refreshToken) {
 		return errs.ErrInvalidRefreshToken
 	}
+	now := s.now()
+	var session string
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		t, err := models.RefreshTokenByHash(tx, tokens.HashOpaqueToken(refreshToken))
 		if err != nil {
@@ -153,7 +181,8 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 		if _, err := models.LockUser(tx, t.UserID); err != nil {
 			return err
 		}
-		return models.RevokeRefreshFamily(tx, t.FamilyID, s.now())
+		session = t.FamilyID
+		return endSession(tx, session, now)
 	})
 	switch {
 	case errors.Is(err, models.ErrNotFound):
@@ -161,16 +190,21 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	case err != nil:
 		return fmt.Errorf("logout: %w", err)
 	}
+	s.announce(ctx, []string{session}, now)
 	return nil
 }
 
-// LogoutAll revokes every refresh token of the user.
+// LogoutAll ends every session of the user, access tokens included.
 func (s *Service) LogoutAll(ctx context.Context, userID string) error {
+	now := s.now()
+	var ended []string
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		if _, err := models.LockUser(tx, userID); err != nil {
 			return err
 		}
-		return models.RevokeUserRefreshTokens(tx, userID, s.now())
+		var err error
+		ended, err = s.endUserSessions(tx, userID, now)
+		return err
 	})
 	switch {
 	case errors.Is(err, models.ErrNotFound):
@@ -178,6 +212,7 @@ func (s *Service) LogoutAll(ctx context.Context, userID string) error {
 	case err != nil:
 		return fmt.Errorf("logout all: %w", err)
 	}
+	s.announce(ctx, ended, now)
 	return nil
 }
 

@@ -39,7 +39,10 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next stri
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	if err := s.setPassword(ctx, userID, hash, nil); err != nil {
+	switch err := s.setPassword(ctx, userID, hash, nil); {
+	case errors.Is(err, models.ErrNotFound):
+		return errs.ErrInvalidToken // the user was deleted while bcrypt ran
+	case err != nil:
 		return fmt.Errorf("change password: %w", err)
 	}
 	return nil
@@ -105,11 +108,12 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 }
 
 // setPassword stores hash as userID's password in one transaction with
-// first (if any), the revocation of every refresh token and the spending of
-// every open reset link.
+// first (if any), the end of every session and the spending of every open
+// reset link.
 func (s *Service) setPassword(ctx context.Context, userID, hash string, first func(tx *gorm.DB) error) error {
 	now := s.now()
-	return s.tx(ctx, func(tx *gorm.DB) error {
+	var ended []string
+	err := s.tx(ctx, func(tx *gorm.DB) error {
 		if first != nil {
 			if err := first(tx); err != nil {
 				return err
@@ -118,9 +122,14 @@ func (s *Service) setPassword(ctx context.Context, userID, hash string, first fu
 		if err := models.UpdateUser(tx, userID, now, map[string]any{"password_hash": hash}); err != nil {
 			return err
 		}
-		if err := models.RevokeUserRefreshTokens(tx, userID, now); err != nil {
+		var err error
+		if ended, err = s.endUserSessions(tx, userID, now); err != nil {
 			return err
 		}
 		return models.InvalidateAccountTokens(tx, userID, models.PurposeResetPassword, now)
 	})
+	if err == nil {
+		s.announce(ctx, ended, now)
+	}
+	return err
 }

@@ -49,6 +49,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 	successor := s.successors.Successor(refreshToken)
 	var (
 		user    *models.User
+		session *models.Session
 		revoked string // the family revoked for reuse, if any
 	)
 	err := s.tx(ctx, func(tx *gorm.DB) error {
@@ -67,6 +68,13 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 		if t.RevokedAt != nil || !now.Before(t.ExpiresAt) {
 			return models.ErrNotFound
 		}
+		// However often it rotated, a session ends SESSION_MAX_AGE after its login.
+		if session, err = models.SessionByID(tx, t.FamilyID); err != nil {
+			return err
+		}
+		if s.sessionOver(session, now) {
+			return models.ErrNotFound
+		}
 		spent, err := models.MarkRefreshTokenReplaced(tx, t.ID, now)
 		if err != nil {
 			return err
@@ -75,7 +83,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 			if err := models.CreateRefreshToken(tx, &models.RefreshToken{
 				ID: models.NewID(), UserID: t.UserID, FamilyID: t.FamilyID,
 				TokenHash: tokens.HashOpaqueToken(successor),
-				ExpiresAt: now.Add(s.refreshTTL), CreatedAt: now,
+				ExpiresAt: s.refreshExpiry(session, now), CreatedAt: now,
 			}); err != nil {
 				return err
 			}
@@ -85,7 +93,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 				return err
 			}
 			if !ok {
-				if err := models.RevokeRefreshFamily(tx, t.FamilyID, now); err != nil {
+				if err := endSession(tx, t.FamilyID, now); err != nil {
 					return err
 				}
 				revoked = t.FamilyID
@@ -100,14 +108,15 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 	case err != nil:
 		return TokenPair{}, fmt.Errorf("refresh: %w", err)
 	case revoked != "":
+		s.announce(ctx, []string{revoked}, now)
 		s.log.WarnContext(ctx, "spent refresh token reused; session revoked", slog.String("family_id", revoked))
 		return TokenPair{}, errs.ErrInvalidRefreshToken
 	}
-	access, err := s.issueAccess(user)
+	access, err := s.issueAccess(user, session)
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("refresh: %w", err)
 	}
-	return TokenPair{AccessToken: access, RefreshToken: successor, ExpiresIn: s.expiresIn()}, nil
+	return TokenPair{AccessToken: access.Token, RefreshToken: successor, ExpiresIn: access.ExpiresIn()}, nil
 }
 
 // isRetry decides, for a token another request spent first, whether this is

@@ -43,6 +43,10 @@ func padTo(ctx context.Context, start time.Time, d time.Duration) {
 	}
 }
 
+// DefaultSessionMaxAge is SESSION_MAX_AGE's default, used when
+// Deps.SessionMaxAge is zero.
+const DefaultSessionMaxAge = 720 * time.Hour
+
 // DefaultMailTimeout bounds one asynchronous e-mail when Deps.MailTimeout is zero.
 const DefaultMailTimeout = 30 * time.Second
 
@@ -58,11 +62,13 @@ type Deps struct {
 	Now        func() time.Time // the clock for every timestamp; nil means time.Now
 	BaseURL    string           // APP_BASE_URL, the start of every link in an e-mail
 
-	RefreshTTL   time.Duration // REFRESH_TOKEN_TTL
-	DeviceTTL    time.Duration // DEVICE_TOKEN_TTL; zero issues no device tokens
-	ReuseGrace   time.Duration // REFRESH_REUSE_GRACE; zero treats every reuse as theft
-	ExposeTokens bool          // outside production: return verification and reset tokens to the caller
-	MailTimeout  time.Duration // per e-mail; DefaultMailTimeout when zero
+	RefreshTTL    time.Duration // REFRESH_TOKEN_TTL
+	SessionMaxAge time.Duration // SESSION_MAX_AGE; DefaultSessionMaxAge when zero
+	DeviceTTL     time.Duration // DEVICE_TOKEN_TTL; zero issues no device tokens
+	ReuseGrace    time.Duration // REFRESH_REUSE_GRACE; zero treats every reuse as theft
+	ExposeTokens  bool          // outside production: return verification and reset tokens to the caller
+	MailTimeout   time.Duration // per e-mail; DefaultMailTimeout when zero
+	Revocations   Announcer     // told of every session ended early; nil: nobody
 	// Cooldown holds back a resend or reset e-mail sent to the same address
 	// within MAIL_COOLDOWN; nil holds none back.
 	Cooldown Cooldown
@@ -89,6 +95,9 @@ type Service struct {
 	baseURL     string
 	refreshTTL  time.Duration
 	deviceTTL   time.Duration
+	maxAge      time.Duration
+	accessTTL   time.Duration // how long an access token may outlive the refresh token issued with it
+	revocations Announcer
 	reuseGrace  time.Duration
 	expose      bool
 	mailTimeout time.Duration
@@ -125,8 +134,9 @@ func New(d Deps) *Service {
 	s := &Service{
 		db: d.DB, tokens: d.Tokens, successors: d.Successors, hasher: d.Hasher, mailer: d.Mailer,
 		log: d.Log, clock: d.Now, baseURL: d.BaseURL,
-		refreshTTL: d.RefreshTTL, deviceTTL: d.DeviceTTL, reuseGrace: max(d.ReuseGrace, 0), expose: d.ExposeTokens,
-		mailTimeout: d.MailTimeout, cooldown: d.Cooldown, dummyKey: d.DummyKey,
+		refreshTTL: d.RefreshTTL, maxAge: d.SessionMaxAge, deviceTTL: d.DeviceTTL, reuseGrace: max(d.ReuseGrace, 0), expose: d.ExposeTokens,
+		mailTimeout: d.MailTimeout, accessTTL: d.Tokens.TTL(), revocations: d.Revocations,
+		cooldown: d.Cooldown, dummyKey: d.DummyKey,
 	}
 	if s.dummyKey == nil {
 		s.dummyKey = []byte(rand.Text())
@@ -140,13 +150,18 @@ func New(d Deps) *Service {
 	if s.mailTimeout <= 0 {
 		s.mailTimeout = DefaultMailTimeout
 	}
+	if s.maxAge <= 0 {
+		s.maxAge = DefaultSessionMaxAge
+	}
 	return s
 }
 
 // NewOperator returns a Service for the operator commands only (CreateUser,
-// SetRole, SetPlan), which need no keys, mailer or Redis; the HTTP flows
-// need a Service from New.
-func NewOperator(db *gorm.DB, hasher *passwords.Hasher, log *slog.Logger, now func() time.Time) *Service {
+// SetRole, SetPlan, DeleteUser), which need no keys or mailer; the HTTP
+// flows need a Service from New. accessTTL is ACCESS_TOKEN_TTL, which
+// sessions to end depends on; revocations (may be nil) tells the running
+// instances.
+func NewOperator(db *gorm.DB, hasher *passwords.Hasher, log *slog.Logger, now func() time.Time, accessTTL time.Duration, revocations Announcer) *Service {
 	if db == nil || hasher == nil {
 		panic("accounts.NewOperator: DB and Hasher are required")
 	}
@@ -156,7 +171,8 @@ func NewOperator(db *gorm.DB, hasher *passwords.Hasher, log *slog.Logger, now fu
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, hasher: hasher, log: log, clock: now, mailTimeout: DefaultMailTimeout, dummyKey: []byte(rand.Text())}
+	return &Service{db: db, hasher: hasher, log: log, clock: now, mailTimeout: DefaultMailTimeout, accessTTL: accessTTL,
+		revocations: revocations, dummyKey: []byte(rand.Text())}
 }
 
 // Close waits for the e-mails still being sent (each is bounded by the mail

@@ -53,6 +53,7 @@ type Config struct {
 	MailCooldown           time.Duration
 	RedisTimeout           time.Duration
 	RefreshReuseGrace      time.Duration
+	SessionMaxAge          time.Duration // absolute lifetime of a login, whatever its refreshes
 	ClockSkew              time.Duration // tolerated on iat and nbf, never on exp
 
 	BcryptCost        int
@@ -134,6 +135,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		MailCooldown:           p.duration("MAIL_COOLDOWN", time.Minute),
 		RedisTimeout:           p.duration("REDIS_TIMEOUT", 100*time.Millisecond),
 		RefreshReuseGrace:      p.duration("REFRESH_REUSE_GRACE", 10*time.Second),
+		SessionMaxAge:          p.duration("SESSION_MAX_AGE", 720*time.Hour),
 		ClockSkew:              p.duration("JWT_CLOCK_SKEW", 5*time.Second),
 		BcryptCost:             p.intRange("BCRYPT_COST", 12, 4, 16), // 17+ takes seconds per login
 		BcryptConcurrency:      p.intRange("BCRYPT_CONCURRENCY", max(1, runtime.NumCPU()/2), 1, 1024),
@@ -193,7 +195,8 @@ func (c *Config) check() error {
 		value time.Duration
 	}{{"ACCESS_TOKEN_TTL", c.AccessTokenTTL}, {"REFRESH_TOKEN_TTL", c.RefreshTokenTTL}, {"DEVICE_TOKEN_TTL", c.DeviceTokenTTL},
 		{"BCRYPT_WAIT", c.BcryptWait}, {"HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout},
-		{"UNVERIFIED_ACCOUNT_TTL", c.UnverifiedAccountTTL}, {"LOGIN_EVENTS_RETENTION", c.LoginEventsRetention}} {
+		{"UNVERIFIED_ACCOUNT_TTL", c.UnverifiedAccountTTL}, {"LOGIN_EVENTS_RETENTION", c.LoginEventsRetention},
+		{"SESSION_MAX_AGE", c.SessionMaxAge}} {
 		if d.value <= 0 {
 			return fmt.Errorf("%s must be a positive duration", d.name)
 		}

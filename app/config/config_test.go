@@ -29,6 +29,9 @@ func TestDefaultsMatchTheContract(t *testing.T) {
 	if c.ClockSkew != 5*time.Second {
 		t.Fatalf("JWT_CLOCK_SKEW defaults to %v", c.ClockSkew)
 	}
+	if c.SessionMaxAge != 720*time.Hour {
+		t.Fatalf("SESSION_MAX_AGE defaults to %v", c.SessionMaxAge)
+	}
 	if c.BcryptCost != 12 || len(c.TrustedProxies) != 0 || c.BaseURL != "http://localhost:8080" {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
@@ -60,6 +63,8 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		"DB_QUERY_TIMEOUT":         {"DB_QUERY_TIMEOUT": "5"},
 		"DB_QUERY_TIMEOUT ":        {"DB_QUERY_TIMEOUT": "10ms"},
 		"DB_QUERY_TIMEOUT  ":       {"DB_QUERY_TIMEOUT": "2m"},
+		"SESSION_MAX_AGE":          {"SESSION_MAX_AGE": "0s"},
+		"SESSION_MAX_AGE ":         {"SESSION_MAX_AGE": "a month"},
 	}
 	for name, vars := range cases {
 		_, err := Load(env(vars))

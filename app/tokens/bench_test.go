@@ -10,7 +10,7 @@ func BenchmarkIssue(b *testing.B) {
 	s, _ := newTestService(b, nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := s.Issue(testSub, models.RoleEditor, "free"); err != nil {
+		if _, err := s.Issue(Grant{Subject: testSub, Session: testSid, Role: models.RoleEditor, Plan: "free"}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 // Claims is what a verified access token says about its caller.
 type Claims struct {
 	Subject   string      // user id
+	Session   string      // sid: the login (refresh-token family) the token was issued for
 	Role      models.Role // checked on verification; as in the database at issue time
 	Plan      string      // billing plan, read by the per-plan rate limits
 	ID        string      // jti

@@ -39,14 +39,14 @@ var fuzzTarget = sync.OnceValues(func() (*Service, string) {
 	if err != nil {
 		panic(err)
 	}
-	tok, _, err := s.Issue(testSub, models.RoleAdmin, "paid")
+	is, err := s.Issue(Grant{Subject: testSub, Session: testSid, Role: models.RoleAdmin, Plan: "paid"})
 	if err != nil {
 		panic(err)
 	}
-	if _, err := s.Verify(tok); err != nil {
+	if _, err := s.Verify(is.Token); err != nil {
 		panic(err)
 	}
-	return s, tok
+	return s, is.Token
 })
 
 func FuzzVerify(f *testing.F) {

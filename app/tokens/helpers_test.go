@@ -19,6 +19,7 @@ const (
 	testTTL      = 15 * time.Minute
 	testSkew     = 5 * time.Second
 	testSub      = "00000000-0000-4000-8000-000000000001" // subjects are user ids, UUIDs
+	testSid      = "00000000-0000-4000-8000-00000000005e" // sessions too
 )
 
 // RSA key generation is slow; each test binary makes its keys once.
@@ -68,17 +69,18 @@ func newTestService(tb testing.TB, edit func(*Config)) (*Service, *testClock) {
 
 func mustIssue(tb testing.TB, s *Service, sub string, role models.Role, plan string) string {
 	tb.Helper()
-	tok, _, err := s.Issue(sub, role, plan)
+	is, err := s.Issue(Grant{Subject: sub, Session: testSid, Role: role, Plan: plan})
 	if err != nil {
 		tb.Fatalf("Issue: %v", err)
 	}
-	return tok
+	return is.Token
 }
 
 // validClaims is a payload the test service would accept at clock time now.
 func validClaims(now time.Time) jwt.MapClaims {
 	return jwt.MapClaims{
 		"sub":  testSub,
+		"sid":  testSid,
 		"role": models.RoleEditor,
 		"plan": "free",
 		"iss":  testIssuer,

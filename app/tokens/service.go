@@ -31,6 +31,14 @@ type Config struct {
 	ClockSkew    time.Duration    // tolerated on iat and nbf only, so instances a little apart accept each other's fresh tokens; never on exp
 	Clock        func() time.Time // nil means time.Now
 	CacheSize    int              // verified tokens remembered; 0 means DefaultCacheSize, negative disables
+	Revocations  Revocations      // ended sessions, checked on every verification; nil: none
+}
+
+// Revocations says whether a session was ended before its tokens expire.
+// It is asked on every verification, cache hits included, so it must answer
+// from memory.
+type Revocations interface {
+	Revoked(session string) bool
 }
 
 // Service issues and verifies access tokens. It is immutable after New and
@@ -50,6 +58,7 @@ type Service struct {
 	// as access tokens, nor the other way round.
 	deviceParser *jwt.Parser
 	cache        *verifiedCache // nil when disabled
+	revoked      Revocations    // nil: no session is ever ended early
 }
 
 // New checks cfg and returns a Service.
@@ -79,6 +88,7 @@ func New(cfg Config) (*Service, error) {
 		ttl:      cfg.TTL,
 		skew:     cfg.ClockSkew,
 		clock:    clock,
+		revoked:  cfg.Revocations,
 	}
 	published := []*rsa.PublicKey{&cfg.PrivateKey.PublicKey}
 	s.keys[s.kid] = &cfg.PrivateKey.PublicKey
@@ -131,13 +141,14 @@ func (s *Service) JWKS() []byte { return s.jwks }
 
 // accessClaims is the token payload.
 type accessClaims struct {
-	Role models.Role `json:"role"`
-	Plan string      `json:"plan"`
+	Session string      `json:"sid"`
+	Role    models.Role `json:"role"`
+	Plan    string      `json:"plan"`
 	jwt.RegisteredClaims
 }
 
 var (
-	errBadClaims  = errors.New("token lacks sub, role, plan, jti or iat, or one of them is malformed")
+	errBadClaims  = errors.New("token lacks sub, sid, role, plan, jti or iat, or one of them is malformed")
 	errNotNumeric = errors.New("exp, iat and nbf must be JSON numbers")
 )
 
@@ -145,7 +156,7 @@ var (
 // Every claim the API later uses is checked for shape here, so no token
 // content can reach a query or a log line malformed.
 func (c *accessClaims) Validate() error {
-	if !models.ValidID(c.Subject) || !models.ValidPlan(c.Plan) || c.ID == "" || len(c.ID) > 64 ||
+	if !models.ValidID(c.Subject) || !models.ValidID(c.Session) || !models.ValidPlan(c.Plan) || c.ID == "" || len(c.ID) > 64 ||
 		c.IssuedAt == nil || !c.Role.Valid() {
 		return errBadClaims
 	}
@@ -172,43 +183,88 @@ func (c *accessClaims) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, (*plain)(c))
 }
 
-// Issue signs an access token for sub, valid for the configured TTL.
-func (s *Service) Issue(sub string, role models.Role, plan string) (token string, expiresAt time.Time, err error) {
-	if sub == "" || plan == "" || !role.Valid() {
-		return "", time.Time{}, fmt.Errorf("issue token: invalid claims (sub %q, role %q, plan %q)", sub, role, plan)
+// Grant is what an access token asserts: who, in which session, with which
+// role and plan.
+type Grant struct {
+	Subject, Session, Plan string
+	Role                   models.Role
+	// NotAfter, when set, caps the token's exp (the session's end); the TTL
+	// applies otherwise.
+	NotAfter time.Time
+}
+
+// Issued is a signed access token and its validity.
+type Issued struct {
+	Token               string
+	IssuedAt, ExpiresAt time.Time // the iat and exp claims
+}
+
+// ExpiresIn is the token's lifetime in whole seconds, as a token answer
+// states it.
+func (i Issued) ExpiresIn() int64 { return int64(i.ExpiresAt.Sub(i.IssuedAt) / time.Second) }
+
+// ErrPastNotAfter is Issue's answer when g.NotAfter leaves the token not a
+// second to live.
+var ErrPastNotAfter = errors.New("issue token: the session ends within the second")
+
+// Issue signs an access token for g, valid for the configured TTL or until
+// g.NotAfter, whichever comes first.
+func (s *Service) Issue(g Grant) (Issued, error) {
+	if g.Subject == "" || g.Session == "" || g.Plan == "" || !g.Role.Valid() {
+		return Issued{}, fmt.Errorf("issue token: invalid claims (sub %q, sid %q, role %q, plan %q)", g.Subject, g.Session, g.Role, g.Plan)
 	}
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
-		return "", time.Time{}, fmt.Errorf("issue token: %w", err)
+		return Issued{}, fmt.Errorf("issue token: %w", err)
 	}
 	// NumericDate has one-second precision; truncating first makes the
-	// returned expiry equal the exp claim.
+	// returned times equal the claims.
 	now := s.clock().Truncate(time.Second)
-	expiresAt = now.Add(s.ttl)
+	exp := now.Add(s.ttl)
+	if !g.NotAfter.IsZero() {
+		if end := g.NotAfter.Truncate(time.Second); end.Before(exp) {
+			exp = end
+		}
+		if !exp.After(now) {
+			return Issued{}, ErrPastNotAfter
+		}
+	}
 	t := jwt.NewWithClaims(jwt.SigningMethodRS256, &accessClaims{
-		Role: role,
-		Plan: plan,
+		Session: g.Session,
+		Role:    g.Role,
+		Plan:    g.Plan,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    s.issuer,
-			Subject:   sub,
+			Subject:   g.Subject,
 			Audience:  jwt.ClaimStrings{s.audience},
 			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(expiresAt),
+			ExpiresAt: jwt.NewNumericDate(exp),
 			ID:        b64.EncodeToString(id[:]),
 		},
 	})
 	t.Header["kid"] = s.kid
-	token, err = t.SignedString(s.priv)
+	token, err := t.SignedString(s.priv)
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("issue token: %w", err)
+		return Issued{}, fmt.Errorf("issue token: %w", err)
 	}
-	return token, expiresAt, nil
+	return Issued{Token: token, IssuedAt: now, ExpiresAt: exp}, nil
 }
 
 // Verify checks token and returns its claims. The only errors are
 // errs.ErrTokenExpired, for a token this service issued whose only defect is
-// its age, and errs.ErrInvalidToken for anything else.
+// its age, and errs.ErrInvalidToken for anything else, a token of an ended
+// session included. The session is checked after the cache, so a token
+// verified before its session ended is refused from then on.
 func (s *Service) Verify(token string) (Claims, error) {
+	c, err := s.verify(token)
+	if err == nil && s.revoked != nil && s.revoked.Revoked(c.Session) {
+		return Claims{}, errs.ErrInvalidToken
+	}
+	return c, err
+}
+
+// verify checks the token itself, through the cache.
+func (s *Service) verify(token string) (Claims, error) {
 	if token == "" || len(token) > MaxTokenLen {
 		return Claims{}, errs.ErrInvalidToken
 	}
@@ -228,6 +284,7 @@ func (s *Service) Verify(token string) (Claims, error) {
 	}
 	c = Claims{
 		Subject:   ac.Subject,
+		Session:   ac.Session,
 		Role:      ac.Role,
 		Plan:      ac.Plan,
 		ID:        ac.ID,
@@ -254,7 +311,10 @@ func (s *Service) Cached(token string) (Claims, bool) {
 		return Claims{}, false
 	}
 	_, c, ok := s.cached(token)
-	return c, ok
+	if !ok || s.revoked != nil && s.revoked.Revoked(c.Session) {
+		return Claims{}, false
+	}
+	return c, true
 }
 
 func (s *Service) cached(token string) (key cacheKey, c Claims, ok bool) {

@@ -21,19 +21,20 @@ import (
 func TestIssuedTokenVerifiesWithItsClaims(t *testing.T) {
 	t.Parallel()
 	s, clock := newTestService(t, nil)
-	tok, exp, err := s.Issue("00000000-0000-4000-8000-000000000042", models.RoleAdmin, "paid")
+	is, err := s.Issue(Grant{Subject: "00000000-0000-4000-8000-000000000042", Session: testSid, Role: models.RoleAdmin, Plan: "paid"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.Verify(tok)
+	exp := is.ExpiresAt
+	c, err := s.Verify(is.Token)
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 	now := clock.Now()
-	if c.Subject != "00000000-0000-4000-8000-000000000042" || c.Role != models.RoleAdmin || c.Plan != "paid" || c.ID == "" {
+	if c.Subject != "00000000-0000-4000-8000-000000000042" || c.Session != testSid || c.Role != models.RoleAdmin || c.Plan != "paid" || c.ID == "" {
 		t.Errorf("claims = %+v", c)
 	}
-	if !c.IssuedAt.Equal(now) || !c.ExpiresAt.Equal(now.Add(testTTL)) || !exp.Equal(c.ExpiresAt) {
+	if !c.IssuedAt.Equal(now) || !c.ExpiresAt.Equal(now.Add(testTTL)) || !exp.Equal(c.ExpiresAt) || is.ExpiresIn() != 900 {
 		t.Errorf("iat %v exp %v (returned %v); want %v and %v", c.IssuedAt, c.ExpiresAt, exp, now, now.Add(testTTL))
 	}
 }
@@ -50,7 +51,7 @@ func TestIssuedTokenCarriesTheContractsHeaderAndClaims(t *testing.T) {
 	if header["alg"] != "RS256" || header["kid"] != s.KeyID() || s.KeyID() != Thumbprint(&testKey().PublicKey) {
 		t.Errorf("header = %v", header)
 	}
-	for _, k := range []string{"sub", "role", "plan", "iss", "aud", "iat", "exp", "jti"} {
+	for _, k := range []string{"sub", "sid", "role", "plan", "iss", "aud", "iat", "exp", "jti"} {
 		if _, ok := payload[k]; !ok {
 			t.Errorf("payload lacks %q: %v", k, payload)
 		}
@@ -67,9 +68,14 @@ func TestIssuedTokenCarriesTheContractsHeaderAndClaims(t *testing.T) {
 func TestIssueRefusesClaimsVerifyWouldReject(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestService(t, nil)
-	for _, c := range [][3]string{{"", "viewer", "free"}, {testSub, "root", "free"}, {testSub, "viewer", ""}} {
-		if _, _, err := s.Issue(c[0], models.Role(c[1]), c[2]); err == nil {
-			t.Errorf("Issue%q succeeded", c)
+	for _, g := range []Grant{
+		{Session: testSid, Role: models.RoleViewer, Plan: "free"},
+		{Subject: testSub, Role: models.RoleViewer, Plan: "free"},
+		{Subject: testSub, Session: testSid, Role: "root", Plan: "free"},
+		{Subject: testSub, Session: testSid, Role: models.RoleViewer},
+	} {
+		if _, err := s.Issue(g); err == nil {
+			t.Errorf("Issue(%+v) succeeded", g)
 		}
 	}
 }
@@ -82,10 +88,11 @@ func TestAccessTokenIsRefusedFromItsExpOn(t *testing.T) {
 	for _, cacheSize := range []int{-1, 0} {
 		s, clock := newTestService(t, func(c *Config) { c.CacheSize = cacheSize })
 		start := clock.Now()
-		tok, exp, err := s.Issue(testSub, models.RoleViewer, "free")
+		is, err := s.Issue(Grant{Subject: testSub, Session: testSid, Role: models.RoleViewer, Plan: "free"})
 		if err != nil {
 			t.Fatal(err)
 		}
+		tok, exp := is.Token, is.ExpiresAt
 		if !exp.Equal(start.Add(15 * time.Minute)) {
 			t.Fatalf("expiresAt = %v; want issue time + 15m", exp)
 		}
@@ -114,11 +121,12 @@ func TestIssueTruncatesToWholeSecondsSoExpiryMatchesTheClaim(t *testing.T) {
 	t.Parallel()
 	s, clock := newTestService(t, nil)
 	clock.Advance(700 * time.Millisecond)
-	tok, exp, err := s.Issue(testSub, models.RoleViewer, "free")
+	is, err := s.Issue(Grant{Subject: testSub, Session: testSid, Role: models.RoleViewer, Plan: "free"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.Verify(tok)
+	exp := is.ExpiresAt
+	c, err := s.Verify(is.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
