@@ -98,9 +98,12 @@ func startEnv(t testing.TB, vars map[string]string, prefix string, clk *clock) *
 	}
 	mailSrv := smtptest.Start(t)
 	settings := map[string]string{
-		"APP_ENV":              "test",
-		"BCRYPT_COST":          "4",
-		"REDIS_URL":            os.Getenv("TEST_REDIS_URL"),
+		"APP_ENV":     "test",
+		"BCRYPT_COST": "4",
+		"REDIS_URL":   os.Getenv("TEST_REDIS_URL"),
+		// A loaded CI machine under -race can take longer than the 100ms
+		// default for a healthy Redis; fault tests set their own.
+		"REDIS_TIMEOUT":        "2s",
 		"JWT_PRIVATE_KEY_PATH": filepath.Join(dir, "jwt-private.pem"),
 		"JWT_PUBLIC_KEY_PATH":  filepath.Join(dir, "jwt-public.pem"),
 		"SMTP_HOST":            mailSrv.Host(),

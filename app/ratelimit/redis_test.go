@@ -21,7 +21,7 @@ func redisStore(t testing.TB, opts ...Option) (*RedisStore, redis.UniversalClien
 	}
 	name := dbtest.KeyPrefix(t)
 	dbtest.DeleteKeys(t, client, "rl:"+name+":*")
-	return NewRedisStore(client, append([]Option{Name(name)}, opts...)...), client
+	return NewRedisStore(client, append([]Option{Name(name), Timeout(2 * time.Second)}, opts...)...), client
 }
 
 func TestRedisStoreKeysAreHashTaggedPerLimiter(t *testing.T) {
@@ -54,7 +54,7 @@ func TestRedisStoresInTwoProcessesShareOneLog(t *testing.T) {
 	a, client := redisStore(t)
 	clk := newFakeClock()
 	a.now = clk.Now
-	b := NewRedisStore(client, Name(a.prefix[len("rl:"):len(a.prefix)-2]), Clock(clk.Now))
+	b := NewRedisStore(client, Name(a.prefix[len("rl:"):len(a.prefix)-2]), Clock(clk.Now), Timeout(2*time.Second))
 	rate := limiter.Rate{Limit: 2, Period: time.Minute}
 	ctx := context.Background()
 	// Same instant, same sequence number: only the random store id keeps

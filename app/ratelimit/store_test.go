@@ -70,7 +70,7 @@ func newRedisSubject(t *testing.T) *subject {
 	name := dbtest.KeyPrefix(t)
 	dbtest.DeleteKeys(t, client, "rl:"+name+":*")
 	clk := newFakeClock()
-	s := NewRedisStore(client, Name(name), Clock(clk.Now))
+	s := NewRedisStore(client, Name(name), Clock(clk.Now), Timeout(2*time.Second)) // a loaded machine is no outage
 	return &subject{
 		store: s,
 		clock: clk,
