@@ -14,18 +14,11 @@ func purge(ctx context.Context, args []string, env Env) error {
 	if err := parseFlags(newFlagSet("purge"), args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(env)
-	if err != nil {
+	return withAdmin(ctx, env, func(a *app.Admin) error {
+		counts, err := a.Purger.Run(ctx)
+		for _, c := range counts {
+			fmt.Fprintf(env.Stdout, "%s: %d deleted\n", c.Table, c.Deleted)
+		}
 		return err
-	}
-	a, err := app.NewAdmin(ctx, cfg, newLogger(cfg, env.Stderr))
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	counts, err := a.Purger.Run(ctx)
-	for _, c := range counts {
-		fmt.Fprintf(env.Stdout, "%s: %d deleted\n", c.Table, c.Deleted)
-	}
-	return err
+	})
 }

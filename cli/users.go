@@ -60,6 +60,19 @@ func users(ctx context.Context, args []string, env Env) error {
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
+	return withAdmin(ctx, env, func(a *app.Admin) error {
+		msg, err := run(a)
+		if err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintln(env.Stdout, msg)
+		return nil
+	})
+}
+
+// withAdmin runs an operator command on the app NewAdmin opens from the
+// configuration, and closes it.
+func withAdmin(ctx context.Context, env Env, run func(a *app.Admin) error) error {
 	cfg, err := loadConfig(env)
 	if err != nil {
 		return err
@@ -69,12 +82,7 @@ func users(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	defer a.Close()
-	msg, err := run(a)
-	if err != nil {
-		return cliError(err)
-	}
-	fmt.Fprintln(env.Stdout, msg)
-	return nil
+	return run(a)
 }
 
 // readPassword returns flag, or the first line of stdin when flag is "-".

@@ -19,12 +19,8 @@ import (
 func TestMigrationsRunUpDownUp(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	gdb, engine, err := db.Open(ctx, dbtest.URL(t), db.Options{MaxOpenConns: 2, MaxIdleConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gdb, engine := dbtest.Open(t, 2)
 	sqlDB, _ := gdb.DB()
-	t.Cleanup(func() { sqlDB.Close() })
 	p, err := db.NewMigrator(sqlDB, engine)
 	if err != nil {
 		t.Fatal(err)

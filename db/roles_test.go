@@ -41,12 +41,8 @@ func TestTheRolesTableHoldsExactlyTheGoList(t *testing.T) {
 func TestAddingARoleIsADataMigrationThatDeletesNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	gdb, engine, err := db.Open(ctx, dbtest.URL(t), db.Options{MaxOpenConns: 2, MaxIdleConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gdb, engine := dbtest.Open(t, 2)
 	sqlDB, _ := gdb.DB()
-	t.Cleanup(func() { sqlDB.Close() })
 	fsys, addRole := withMigration(t, db.Migrations(), "add_auditor_role",
 		"-- +goose Up\nINSERT INTO roles (name) VALUES ('auditor');\n\n-- +goose Down\nDELETE FROM roles WHERE name = 'auditor';\n")
 	p, err := db.NewMigratorFS(sqlDB, engine, fsys)

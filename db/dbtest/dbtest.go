@@ -49,14 +49,22 @@ func URL(tb testing.TB) string {
 	return u.String()
 }
 
-// New returns a migrated, isolated database for one test.
-func New(tb testing.TB) (*gorm.DB, db.Engine) {
+// Open returns an isolated, empty (unmigrated) database for one test, for
+// tests of the migrations themselves; it is closed when the test ends.
+func Open(tb testing.TB, maxConns int) (*gorm.DB, db.Engine) {
 	tb.Helper()
-	gdb, engine, err := db.Open(context.Background(), URL(tb), db.Options{MaxOpenConns: 10, MaxIdleConns: 10})
+	gdb, engine, err := db.Open(context.Background(), URL(tb), db.Options{MaxOpenConns: maxConns, MaxIdleConns: maxConns})
 	if err != nil {
 		tb.Fatalf("dbtest: %v", err)
 	}
 	tb.Cleanup(func() { closeDB(gdb) })
+	return gdb, engine
+}
+
+// New returns a migrated, isolated database for one test.
+func New(tb testing.TB) (*gorm.DB, db.Engine) {
+	tb.Helper()
+	gdb, engine := Open(tb, 10)
 	sqlDB, _ := gdb.DB()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
