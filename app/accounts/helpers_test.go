@@ -218,8 +218,8 @@ func (e *env) count(t *testing.T, table, where string, args ...any) int64 {
 func wantErr(t *testing.T, err error, want *errs.Error) {
 	t.Helper()
 	got, ok := errs.As(err)
-	if !ok || got.Status != want.Status || got.Message != want.Message {
-		t.Fatalf("error = %v, want %d %q", err, want.Status, want.Message)
+	if !ok || got.Kind != want.Kind || got.Message != want.Message {
+		t.Fatalf("error = %v, want kind %d %q", err, want.Kind, want.Message)
 	}
 }
 

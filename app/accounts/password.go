@@ -19,7 +19,7 @@ import (
 // every refresh token and of any open reset link are one transaction.
 func (s *Service) ChangePassword(ctx context.Context, userID, current, next string) error {
 	if current == "" { // a bad request, decided before any hash is computed
-		return errs.BadRequest("Current password is required")
+		return errs.New(errs.Invalid, "Current password is required")
 	}
 	if err := passwords.Validate(next); err != nil {
 		return err
