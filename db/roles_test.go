@@ -93,10 +93,10 @@ func TestAddingARoleIsADataMigrationThatDeletesNothing(t *testing.T) {
 		}
 	}
 	now := time.Now().UTC()
-	if err := models.UpdateUser(gdb, viewer, now, map[string]any{"role": models.Role("auditor")}); err != nil {
+	if err := models.UpdateUser(gdb, viewer, now, models.UserChanges{Role: new(models.Role("auditor"))}); err != nil {
 		t.Fatalf("a user cannot be given the added role: %v", err)
 	}
-	if err := models.UpdateUser(gdb, viewer, now, map[string]any{"role": models.Role("root")}); err == nil {
+	if err := models.UpdateUser(gdb, viewer, now, models.UserChanges{Role: new(models.Role("root"))}); err == nil {
 		t.Fatal("a role missing from the roles table was accepted")
 	}
 	roles[viewer] = "auditor"
@@ -108,7 +108,7 @@ func TestAddingARoleIsADataMigrationThatDeletesNothing(t *testing.T) {
 	}
 	check("refused down")
 
-	if err := models.UpdateUser(gdb, viewer, now, map[string]any{"role": models.Role(models.RoleViewer)}); err != nil {
+	if err := models.UpdateUser(gdb, viewer, now, models.UserChanges{Role: new(models.RoleViewer)}); err != nil {
 		t.Fatal(err)
 	}
 	roles[viewer] = string(models.RoleViewer)

@@ -90,7 +90,7 @@ func claimAddress(tx *gorm.DB, email, hash string, now time.Time) (*models.User,
 	case u.EmailVerified:
 		return nil, errs.ErrEmailTaken
 	}
-	if err := models.UpdateUser(tx, u.ID, now, map[string]any{"password_hash": hash, "created_at": now}); err != nil {
+	if err := models.UpdateUser(tx, u.ID, now, models.UserChanges{PasswordHash: &hash, CreatedAt: &now}); err != nil {
 		return nil, err
 	}
 	u.PasswordHash, u.CreatedAt, u.UpdatedAt = hash, now, now
@@ -111,11 +111,10 @@ func (s *Service) Verify(ctx context.Context, token string) error {
 		if err != nil {
 			return err
 		}
-		cols := map[string]any{"email_verified": true}
-		if t.PasswordHash != nil { // the password of the registration that sent this link
-			cols["password_hash"] = *t.PasswordHash
-		}
-		if err := models.UpdateUser(tx, t.UserID, now, cols); err != nil {
+		// A nil PasswordHash keeps the password; else it is the one of the
+		// registration that sent this link.
+		ch := models.UserChanges{EmailVerified: new(true), PasswordHash: t.PasswordHash}
+		if err := models.UpdateUser(tx, t.UserID, now, ch); err != nil {
 			return err
 		}
 		// Other links mailed for this address are of no further use.
