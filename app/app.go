@@ -211,7 +211,7 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 		Log: a.Log, Now: a.Now, BaseURL: cfg.BaseURL,
 		RefreshTTL: cfg.RefreshTokenTTL, ReuseGrace: cfg.RefreshReuseGrace, SessionMaxAge: cfg.SessionMaxAge,
 		DeviceTTL: cfg.DeviceTokenTTL, Cooldown: cooldown, DummyKey: dummyKey,
-		ExposeTokens: !cfg.Production(), Revocations: a.Revocations,
+		ExposeTokens: cfg.ExposesTokens(), Revocations: a.Revocations,
 	})
 	// Make the dummy hashes now, not in the first unknown-e-mail login, whose
 	// extra bcrypt run would otherwise stand out in its timing.
@@ -220,7 +220,7 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 	a.Projects = projects.New(a.DB, a.Now)
 	a.Analytics = analytics.New(a.DB, a.Now)
 	a.Purger = newPurger(a.DB, a.Now, a.Log, cfg)
-	if !cfg.Production() {
+	if cfg.ExposesTokens() {
 		a.Log.Warn("APP_ENV is not production: verification and reset tokens are returned in responses")
 	}
 	return nil

@@ -66,7 +66,7 @@ type Deps struct {
 	SessionMaxAge time.Duration // SESSION_MAX_AGE; DefaultSessionMaxAge when zero
 	DeviceTTL     time.Duration // DEVICE_TOKEN_TTL; zero issues no device tokens
 	ReuseGrace    time.Duration // REFRESH_REUSE_GRACE; zero treats every reuse as theft
-	ExposeTokens  bool          // outside production: return verification and reset tokens to the caller
+	ExposeTokens  bool          // config.ExposesTokens: return verification and reset tokens to the caller
 	MailTimeout   time.Duration // per e-mail; DefaultMailTimeout when zero
 	Revocations   Announcer     // told of every session ended early; nil: nobody
 	// Cooldown holds back a resend or reset e-mail sent to the same address
@@ -223,11 +223,6 @@ func (s *Service) sendLater(ctx context.Context, kind, userID string, m mail.Mes
 		send()
 	}()
 }
-
-// ExposesTokens reports whether the service hands the verification and
-// reset tokens it mails to its caller as well (outside production only, so
-// development needs no mail server). It is the one owner of that choice.
-func (s *Service) ExposesTokens() bool { return s.expose }
 
 // exposed returns token when the service may hand tokens to the caller.
 func (s *Service) exposed(token string) string {
