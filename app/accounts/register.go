@@ -67,7 +67,7 @@ func (s *Service) Register(ctx context.Context, email, password string) (*models
 	case err != nil:
 		return nil, "", fmt.Errorf("register: %w", err)
 	}
-	s.sendLater(ctx, "verification", u.ID, mail.VerificationMessage(s.baseURL, u.Email, token))
+	s.sendMail(ctx, "verification", u.ID, mail.VerificationMessage(s.baseURL, u.Email, token))
 	return u, s.exposed(token), nil
 }
 
@@ -189,7 +189,7 @@ func (s *Service) mailAccountToken(ctx context.Context, email, purpose string, t
 	if !send {
 		return "", nil
 	}
-	s.sendLater(ctx, purpose, u.ID, message(s.baseURL, u.Email, token))
+	s.sendMail(ctx, purpose, u.ID, message(s.baseURL, u.Email, token))
 	return s.exposed(token), nil
 }
 
