@@ -54,7 +54,7 @@ type Deps struct {
 	Tokens     *tokens.Service
 	Successors *tokens.SuccessorKey
 	Hasher     *passwords.Hasher
-	Mailer     mail.Mailer // mail.Async in the App, so no request waits for SMTP
+	Mailer     mail.Mailer      // mail.Async in the App, so no request waits for SMTP
 	Log        *slog.Logger     // nil discards
 	Now        func() time.Time // the clock for every timestamp; nil means time.Now
 	BaseURL    string           // APP_BASE_URL, the start of every link in an e-mail
