@@ -42,6 +42,7 @@ type App struct {
 	Revocations *revocation.Marks // sessions ended early, checked on every token
 	Hasher      *passwords.Hasher
 	Limits      *ratelimit.Limiters
+	Mail        *mail.Async // every e-mail goes through it; Close waits for those under way
 	Accounts    *accounts.Service
 	Projects    *projects.Service
 	Analytics   *analytics.Service
@@ -192,6 +193,8 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 			return err
 		}
 	}
+	a.Mail = mail.NewAsync(mailer, a.Log, 0)
+	a.closers = append(a.closers, a.Mail.Close)
 	if a.Limits, err = ratelimit.NewLimiters(cfg.Rates, a.newStore, a.Now); err != nil {
 		return err
 	}
@@ -207,11 +210,11 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 		cooldown = c
 	}
 	a.Accounts = accounts.New(accounts.Deps{
-		DB: a.DB, Tokens: a.Tokens, Successors: successors, Hasher: a.Hasher, Mailer: mailer,
+		DB: a.DB, Tokens: a.Tokens, Successors: successors, Hasher: a.Hasher, Mailer: a.Mail,
 		Log: a.Log, Now: a.Now, BaseURL: cfg.BaseURL,
 		RefreshTTL: cfg.RefreshTokenTTL, ReuseGrace: cfg.RefreshReuseGrace, SessionMaxAge: cfg.SessionMaxAge,
 		DeviceTTL: cfg.DeviceTokenTTL, Cooldown: cooldown, DummyKey: dummyKey,
-		ExposeTokens: !cfg.Production(), Revocations: a.Revocations,
+		ExposeTokens: cfg.ExposesTokens(), Revocations: a.Revocations,
 	})
 	// Make the dummy hashes now, not in the first unknown-e-mail login, whose
 	// extra bcrypt run would otherwise stand out in its timing.
@@ -220,7 +223,7 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 	a.Projects = projects.New(a.DB, a.Now)
 	a.Analytics = analytics.New(a.DB, a.Now)
 	a.Purger = newPurger(a.DB, a.Now, a.Log, cfg)
-	if !cfg.Production() {
+	if cfg.ExposesTokens() {
 		a.Log.Warn("APP_ENV is not production: verification and reset tokens are returned in responses")
 	}
 	return nil

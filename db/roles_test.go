@@ -95,10 +95,10 @@ func TestAddingARoleIsADataMigrationThatDeletesNothing(t *testing.T) {
 		}
 	}
 	now := time.Now().UTC()
-	if err := models.UpdateUser(gdb, viewer, now, map[string]any{"role": models.Role("test_role")}); err != nil {
+	if err := models.UpdateUser(gdb, viewer, now, models.UserChanges{Role: new(models.Role("test_role"))}); err != nil {
 		t.Fatalf("a user cannot be given the added role: %v", err)
 	}
-	if err := models.UpdateUser(gdb, viewer, now, map[string]any{"role": models.Role("root")}); err == nil {
+	if err := models.UpdateUser(gdb, viewer, now, models.UserChanges{Role: new(models.Role("root"))}); err == nil {
 		t.Fatal("a role missing from the roles table was accepted")
 	}
 	roles[viewer] = "test_role"
@@ -110,7 +110,7 @@ func TestAddingARoleIsADataMigrationThatDeletesNothing(t *testing.T) {
 	}
 	check("refused down")
 
-	if err := models.UpdateUser(gdb, viewer, now, map[string]any{"role": models.Role(models.RoleViewer)}); err != nil {
+	if err := models.UpdateUser(gdb, viewer, now, models.UserChanges{Role: new(models.RoleViewer)}); err != nil {
 		t.Fatal(err)
 	}
 	roles[viewer] = string(models.RoleViewer)

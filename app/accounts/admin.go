@@ -65,7 +65,7 @@ func (s *Service) SetRole(ctx context.Context, email string, role models.Role) e
 	now := s.now()
 	var ended []string
 	err := s.updateByEmail(ctx, "set role", email, func(tx *gorm.DB, u *models.User) error {
-		if err := models.UpdateUser(tx, u.ID, now, map[string]any{"role": role}); err != nil {
+		if err := models.UpdateUser(tx, u.ID, now, models.UserChanges{Role: &role}); err != nil {
 			return err
 		}
 		var err error
@@ -108,7 +108,7 @@ func (s *Service) SetPlan(ctx context.Context, email, plan string) error {
 		return err
 	}
 	return s.updateByEmail(ctx, "set plan", email, func(tx *gorm.DB, u *models.User) error {
-		return models.UpdateUser(tx, u.ID, s.now(), map[string]any{"plan": plan})
+		return models.UpdateUser(tx, u.ID, s.now(), models.UserChanges{Plan: &plan})
 	})
 }
 

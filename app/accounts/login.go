@@ -89,7 +89,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 			return err
 		}
 		if rehash != "" {
-			if err := models.UpdateUser(tx, u.ID, now, map[string]any{"password_hash": rehash}); err != nil {
+			if err := models.UpdateUser(tx, u.ID, now, models.UserChanges{PasswordHash: &rehash}); err != nil {
 				return err
 			}
 		}

@@ -93,7 +93,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		}
 		// The link proved the mailbox: the address is verified, and no
 		// verification link may later bring back a registration's password.
-		if err := models.UpdateUser(tx, t.UserID, now, map[string]any{"email_verified": true}); err != nil {
+		if err := models.UpdateUser(tx, t.UserID, now, models.UserChanges{EmailVerified: new(true)}); err != nil {
 			return err
 		}
 		return models.InvalidateAccountTokens(tx, t.UserID, models.PurposeVerifyEmail, now)
@@ -119,7 +119,7 @@ func (s *Service) setPassword(ctx context.Context, userID, hash string, first fu
 				return err
 			}
 		}
-		if err := models.UpdateUser(tx, userID, now, map[string]any{"password_hash": hash}); err != nil {
+		if err := models.UpdateUser(tx, userID, now, models.UserChanges{PasswordHash: &hash}); err != nil {
 			return err
 		}
 		var err error

@@ -93,6 +93,13 @@ type SMTP struct {
 // Production reports whether the app runs with production rules.
 func (c *Config) Production() bool { return c.Env == Production }
 
+// ExposesTokens reports whether the verification and reset tokens that are
+// mailed are also returned in the answers, so development needs no mail
+// server: outside production only. It is the one owner of that rule; the
+// accounts service, the listen address default and the start-up warning
+// follow it.
+func (c *Config) ExposesTokens() bool { return !c.Production() }
+
 // WithDotenv layers getenv over the .env file at path (if there is one):
 // a variable set in the environment wins. The process environment is never
 // changed.
@@ -229,9 +236,9 @@ func (c *Config) check() error {
 	if c.DatabaseURL == "" && !c.Production() {
 		c.DatabaseURL = DefaultDatabaseURL
 	}
-	if c.Host == "" && !c.Production() {
-		// A development server hands out verification and reset tokens in
-		// its answers: only this machine may reach it unless told otherwise.
+	if c.Host == "" && c.ExposesTokens() {
+		// A server that hands out verification and reset tokens in its
+		// answers: only this machine may reach it unless told otherwise.
 		c.Host = "127.0.0.1"
 	}
 	return nil
