@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"apisec/app/mail"
+	"apisec/app/metrics"
 	"apisec/app/passwords"
 	"apisec/app/tokens"
 	"apisec/db"
@@ -76,6 +77,9 @@ type Deps struct {
 	// (see dummyCost); every instance must have the same. nil: a random
 	// key, for this process only.
 	DummyKey []byte
+	// Metrics counts login outcomes, refresh reuse, bcrypt rejections and
+	// e-mails; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Cooldown admits at most one event per key per period.
@@ -102,6 +106,7 @@ type Service struct {
 	expose      bool
 	mailTimeout time.Duration
 	cooldown    Cooldown
+	metrics     *metrics.Metrics
 
 	dummyKey  []byte
 	costs     atomic.Pointer[costShares] // nil until first read
@@ -136,7 +141,7 @@ func New(d Deps) *Service {
 		log: d.Log, clock: d.Now, baseURL: d.BaseURL,
 		refreshTTL: d.RefreshTTL, maxAge: d.SessionMaxAge, deviceTTL: d.DeviceTTL, reuseGrace: max(d.ReuseGrace, 0), expose: d.ExposeTokens,
 		mailTimeout: d.MailTimeout, accessTTL: d.Tokens.TTL(), revocations: d.Revocations,
-		cooldown: d.Cooldown, dummyKey: d.DummyKey,
+		cooldown: d.Cooldown, dummyKey: d.DummyKey, metrics: d.Metrics,
 	}
 	if s.dummyKey == nil {
 		s.dummyKey = []byte(rand.Text())
@@ -205,7 +210,9 @@ func (s *Service) sendLater(ctx context.Context, kind, userID string, m mail.Mes
 	send := func() {
 		ctx, cancel := context.WithTimeout(ctx, s.mailTimeout)
 		defer cancel()
-		if err := s.mailer.Send(ctx, m); err != nil {
+		err := s.mailer.Send(ctx, m)
+		s.metrics.Mail(kind, err)
+		if err != nil {
 			s.log.ErrorContext(ctx, "send e-mail failed",
 				slog.String("kind", kind), slog.String("user_id", userID), slog.String("error", err.Error()))
 		}
