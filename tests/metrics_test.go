@@ -3,6 +3,9 @@ package tests
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -127,6 +130,7 @@ func TestMetricsCountLoginsThrottlingAndReuse(t *testing.T) {
 	expect(t, e.do("GET", "/metrics", nil), http.StatusNotFound, "Not found") // never on the public listener
 	expect(t, e.do("GET", "/auth/me", nil, bearer("not.a.token")...), http.StatusUnauthorized, "Invalid token")
 
+	flushMail(e)
 	fams := scrape(t, e)
 	for _, c := range []struct {
 		want   float64
@@ -139,6 +143,7 @@ func TestMetricsCountLoginsThrottlingAndReuse(t *testing.T) {
 		{0, "auth_logins_total", []string{"outcome", "unverified"}},
 		{1, "auth_refresh_reuse_total", nil},
 		{0, "bcrypt_rejected_total", nil},
+		{1, "mail_sent_total", []string{"kind", "verification", "outcome", "sent"}},
 		// The login limiter admitted two and refused the third; the account
 		// limiter saw the two it admitted (the third never reached it).
 		{2, "ratelimit_decisions_total", []string{"limiter", "login", "outcome", "allowed"}},
@@ -210,4 +215,69 @@ func TestNoMetricsWithoutMetricsAddr(t *testing.T) {
 		t.Fatal("metrics made without METRICS_ADDR")
 	}
 	expect(t, e.do("GET", "/metrics", nil), http.StatusNotFound, "Not found")
+}
+
+// serve starts the metrics listener on METRICS_ADDR, apart from the API's,
+// and none without it.
+func TestServeStartsTheMetricsListenerOnlyWithMetricsAddr(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	vars := cliVars(t)
+	vars["METRICS_ADDR"] = addr
+	port, stop := startServeOutput(t, vars)
+	res, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `http_requests_total{method="GET",route="/healthz",status="200"}`) {
+		t.Fatalf("GET /metrics: %d\n%s", res.StatusCode, body)
+	}
+	if res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port)); err != nil || res.StatusCode != http.StatusNotFound {
+		t.Fatalf("the API's listener answered /metrics: %v %v", res, err)
+	}
+	if code, stdout, stderr := stop(); code != 0 || !strings.Contains(stdout, "metrics listening") {
+		t.Fatalf("serve exited %d, log:\n%s%s", code, stdout, stderr)
+	}
+
+	_, stop = startServeOutput(t, cliVars(t))
+	if code, stdout, stderr := stop(); code != 0 || strings.Contains(stdout, "metrics") {
+		t.Fatalf("without METRICS_ADDR: exit %d, log:\n%s%s", code, stdout, stderr)
+	}
+}
+
+// A login that waited its whole BCRYPT_WAIT for a bcrypt slot answers 503
+// and is counted as a bcrypt rejection, not as a login outcome.
+func TestMetricsCountBcryptRejections(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withMetrics(map[string]string{
+		"BCRYPT_COST": "10", "BCRYPT_CONCURRENCY": "1", "BCRYPT_WAIT": "1ms",
+		"RATE_LIMIT_LOGIN": "off", "RATE_LIMIT_ACCOUNT": "off",
+	}))
+	registerAndVerify(t, e, "busy@example.com", goodPassword)
+	const n = 6
+	rejected, admitted := 0.0, 0.0
+	for _, r := range e.concurrently(t, n, "POST", "/auth/login", map[string]string{"email": "busy@example.com", "password": goodPassword}) {
+		switch r.Status {
+		case http.StatusServiceUnavailable:
+			rejected++
+		case http.StatusOK:
+			admitted++
+		default:
+			t.Fatalf("login: %d %s", r.Status, r.Body)
+		}
+	}
+	if rejected == 0 {
+		t.Fatalf("%d logins at once on one bcrypt slot with a 1ms wait: none was refused", n)
+	}
+	fams := scrape(t, e)
+	expectSample(t, fams, rejected, "bcrypt_rejected_total")
+	expectSample(t, fams, admitted, "auth_logins_total", "outcome", "success")
+	expectSample(t, fams, rejected, "http_requests_total", "method", "POST", "route", "/auth/login", "status", "503")
 }
