@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -182,6 +184,16 @@ func TestMetricsCountLoginsThrottlingAndReuse(t *testing.T) {
 	}
 	if e.App.Redis != nil {
 		expectSample(t, fams, 0, "redis_pool_timeouts_total")
+	}
+	// Every family docs/operations.md (its alert rules included) names is one the app exposes.
+	doc, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range regexp.MustCompile(`\b[a-z_]+_(?:total|seconds)\b`).FindAllString(string(doc), -1) {
+		if fams[name] == nil {
+			t.Errorf("docs/operations.md names %s, which /metrics does not have", name)
+		}
 	}
 
 	// The same decisions are security events naming the request.
