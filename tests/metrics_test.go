@@ -145,7 +145,7 @@ func TestMetricsCountLoginsThrottlingAndReuse(t *testing.T) {
 		{0, "auth_logins_total", []string{"outcome", "unverified"}},
 		{1, "auth_refresh_reuse_total", nil},
 		{0, "bcrypt_rejected_total", nil},
-		{1, "mail_sent_total", []string{"kind", "verification", "outcome", "sent"}},
+		{1, "mail_sent_total", []string{"kind", "verify_email", "outcome", "sent"}},
 		// The login limiter admitted two and refused the third; the account
 		// limiter saw the two it admitted (the third never reached it).
 		{2, "ratelimit_decisions_total", []string{"limiter", "login", "outcome", "allowed"}},
