@@ -320,6 +320,21 @@ func TestSMTPGivesUpOnASilentServerAfterTheTimeout(t *testing.T) {
 	}
 }
 
+func TestSMTPTimeoutBoundsTheWholeConversation(t *testing.T) {
+	t.Parallel()
+	// Each answer comes well within the timeout; all of them do not.
+	srv := smtptest.StartWith(t, smtptest.Options{Delay: 250 * time.Millisecond})
+	mailer := newMailer(t, srv, func(c *SMTPConfig) { c.Timeout = 500 * time.Millisecond })
+	start := time.Now()
+	err := mailer.Send(t.Context(), Message{To: "b@example.com"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("got %v, want a deadline error", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v with a 500ms timeout", d)
+	}
+}
+
 func TestSMTPStopsWhenTheContextIsCancelled(t *testing.T) {
 	t.Parallel()
 	addr := silentServer(t)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -59,6 +60,7 @@ func (c *session) login(user, password string) error {
 }
 
 func (c *session) Mail(from string, _ *smtp.MailOptions) error {
+	time.Sleep(c.srv.opts.Delay)
 	if c.srv.opts.Username != "" && c.authUser == "" {
 		return errAuthRequired
 	}
@@ -67,6 +69,7 @@ func (c *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (c *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	time.Sleep(c.srv.opts.Delay)
 	if slices.Contains(c.srv.opts.RejectRecipients, to) {
 		return errNoSuchUser
 	}
@@ -75,6 +78,7 @@ func (c *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (c *session) Data(r io.Reader) error {
+	time.Sleep(c.srv.opts.Delay)
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return err

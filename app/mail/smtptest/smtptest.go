@@ -37,6 +37,8 @@ type Options struct {
 	AuthMechanisms []string
 	// RejectRecipients are answered "550 no such user" at RCPT.
 	RejectRecipients []string
+	// Delay holds each answer to MAIL, RCPT and DATA, as a slow server does.
+	Delay time.Duration
 }
 
 // Received is one message the server accepted.
