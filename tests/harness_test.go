@@ -106,7 +106,10 @@ func startEnv(t testing.TB, vars map[string]string, prefix string, clk *clock) *
 		"REDIS_URL":   os.Getenv("TEST_REDIS_URL"),
 		// A loaded CI machine under -race can take longer than the 100ms
 		// default for a healthy Redis; fault tests set their own.
-		"REDIS_TIMEOUT":        "2s",
+		"REDIS_TIMEOUT": "2s",
+		// Parallel tests each run an App: idle connections kept per App
+		// would add up past PostgreSQL's max_connections (100).
+		"DB_MAX_IDLE_CONNS":    "2",
 		"JWT_PRIVATE_KEY_PATH": filepath.Join(dir, "jwt-private.pem"),
 		"JWT_PUBLIC_KEY_PATH":  filepath.Join(dir, "jwt-public.pem"),
 		"SMTP_HOST":            mailSrv.Host(),
