@@ -119,3 +119,30 @@ func TestSecurityEventsNameTheRequestAndNeverCarrySecrets(t *testing.T) {
 		}
 	}
 }
+
+// The operator's role change and deletion are security events too, in the
+// CLI's log (stderr), naming the user.
+func TestOperatorCommandsLogTheirSecurityEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	vars := cliVars(t)
+	const password = "Operator-Passw0rd-1"
+	if code, _, stderr := runCLI(t, ctx, vars, "users", "create", "--email", "op@example.com", "--password", password); code != 0 {
+		t.Fatalf("create: %d %s", code, stderr)
+	}
+	for _, c := range []struct {
+		args  []string
+		event string
+	}{
+		{[]string{"users", "set-role", "--email", "op@example.com", "--role", "editor"}, "event=role.changed"},
+		{[]string{"users", "delete", "--email", "op@example.com"}, "event=user.deleted"},
+	} {
+		code, _, stderr := runCLI(t, ctx, vars, c.args...)
+		if code != 0 || !strings.Contains(stderr, c.event) || !strings.Contains(stderr, "user_id=") {
+			t.Errorf("%v: exit %d, stderr %q; want a line with %s and user_id", c.args, code, stderr, c.event)
+		}
+		if strings.Contains(stderr, password) {
+			t.Errorf("%v: the log holds the password", c.args)
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 // takes as long as a wrong password and gets the same ErrInvalidCredentials.
 // "Email not verified" is only said once the password matched. The hasher's
 // ErrUnavailable (too many bcrypt calls waiting) is passed on, wrapped.
+// loginDone counts the outcome and logs a failure.
 func (s *Service) Login(ctx context.Context, email, password string) (_ TokenPair, err error) {
 	email, err = normalizeEmail(email)
 	switch {
