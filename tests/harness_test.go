@@ -66,6 +66,9 @@ type env struct {
 	Clock *clock
 	Mail  *smtptest.Server
 	Log   *bytes.Buffer // everything the app logged
+	// Metrics is the /metrics URL of the app's own metrics listener, started
+	// as serve starts it when METRICS_ADDR is set (127.0.0.1:0 picks a port).
+	Metrics string
 
 	vars   map[string]string // the settings it was started with
 	prefix string            // its Redis namespace
@@ -103,7 +106,10 @@ func startEnv(t testing.TB, vars map[string]string, prefix string, clk *clock) *
 		"REDIS_URL":   os.Getenv("TEST_REDIS_URL"),
 		// A loaded CI machine under -race can take longer than the 100ms
 		// default for a healthy Redis; fault tests set their own.
-		"REDIS_TIMEOUT":        "2s",
+		"REDIS_TIMEOUT": "2s",
+		// Parallel tests each run an App: idle connections kept per App
+		// would add up past PostgreSQL's max_connections (100).
+		"DB_MAX_IDLE_CONNS":    "2",
 		"JWT_PRIVATE_KEY_PATH": filepath.Join(dir, "jwt-private.pem"),
 		"JWT_PUBLIC_KEY_PATH":  filepath.Join(dir, "jwt-public.pem"),
 		"SMTP_HOST":            mailSrv.Host(),
@@ -143,7 +149,16 @@ func startEnv(t testing.TB, vars map[string]string, prefix string, clk *clock) *
 	}
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
-	return &env{t: t, App: a, URL: srv.URL, Clock: clk, Mail: mailSrv, Log: &logs.Buffer, vars: settings, prefix: prefix}
+	e := &env{t: t, App: a, URL: srv.URL, Clock: clk, Mail: mailSrv, Log: &logs.Buffer, vars: settings, prefix: prefix}
+	if a.Metrics != nil {
+		ms, err := a.Metrics.Serve(cfg.MetricsAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ms.Close() })
+		e.Metrics = "http://" + ms.Addr() + "/metrics"
+	}
+	return e
 }
 
 type syncBuffer struct {

@@ -84,6 +84,7 @@ type RedisStore struct {
 	now     func() time.Time
 	timeout time.Duration
 	breaker *gobreaker.CircuitBreaker[struct{}]
+	batch   *batcher      // decisions, pipelined
 	id      string        // random per store: members stay unique across processes
 	seq     atomic.Uint64 // and within this one
 
@@ -106,6 +107,7 @@ func NewRedisStore(client redis.UniversalClient, opts ...Option) *RedisStore {
 		prefix:  "rl:" + o.name + ":{",
 		now:     o.now,
 		timeout: o.timeout,
+		batch:   &batcher{client: client, timeout: o.timeout},
 		id:      base64.RawURLEncoding.EncodeToString(b[:]),
 		born:    time.Now(),
 	}
@@ -221,8 +223,7 @@ func (s *RedisStore) Take(ctx context.Context, key string, count int64, rate lim
 	now := s.now().UnixMicro()
 	var res []int64
 	err := s.call(ctx, func(ctx context.Context) (err error) {
-		res, err = slidingLog.Run(ctx, s.client, []string{s.Key(key)},
-			now, now-window, rate.Limit, count, member, ttl).Int64Slice()
+		res, err = s.batch.run(ctx, []string{s.Key(key)}, now, now-window, rate.Limit, count, member, ttl)
 		return err
 	})
 	if err != nil {
