@@ -11,10 +11,18 @@ import (
 
 // Retention names the rows of one table that are past keeping: Where, with
 // the cutoff as its one argument, matches them. Each condition is served by
-// an index (db/migrations/00006_retention_indexes.sql).
+// an index (db/migrations 00005, 00008, 00010 and 00011).
 type Retention struct {
 	Table string
 	Where string
+	Key   string // the primary key column; "" is id
+}
+
+func (r Retention) key() string {
+	if r.Key == "" {
+		return "id"
+	}
+	return r.Key
 }
 
 // The retention rules, in the order a purge applies them. Unverified
@@ -23,12 +31,19 @@ type Retention struct {
 var (
 	// A refresh token is refused from its expiry on; until then even a spent
 	// one is kept, so that its reuse still revokes its family.
-	ExpiredRefreshTokens = Retention{"refresh_tokens", "expires_at <= ?"}
+	ExpiredRefreshTokens = Retention{"refresh_tokens", "expires_at <= ?", ""}
 	// A used e-mail token can never work again, nor an expired one.
-	SpentAccountTokens = Retention{"account_tokens", "used_at IS NOT NULL OR expires_at <= ?"}
-	OldLoginEvents     = Retention{"login_events", "created_at < ?"}
+	SpentAccountTokens = Retention{"account_tokens", "used_at IS NOT NULL OR expires_at <= ?", ""}
+	OldLoginEvents     = Retention{"login_events", "created_at < ?", ""}
+	// A session older than SESSION_MAX_AGE refreshes no more and its access
+	// tokens ran out at the same instant (their exp never passes it), ended
+	// or not; its refresh tokens went by their own rule, having expired too.
+	EndedSessions = Retention{"sessions", "created_at < ?", ""}
+	// A mark older than the longest access-token lifetime refuses no token
+	// that would not be refused for its exp; app/revocation says how long.
+	OldRevocations = Retention{"session_revocations", "revoked_at < ?", "session_id"}
 	// NOT email_verified, not a bound value, so the partial index applies.
-	StaleUnverifiedUsers = Retention{"users", "NOT email_verified AND created_at < ?"}
+	StaleUnverifiedUsers = Retention{"users", "NOT email_verified AND created_at < ?", ""}
 )
 
 // ErrBusy means a purge batch gave up waiting for a row lock that live
@@ -56,13 +71,13 @@ func DeleteRetained(db *gorm.DB, r Retention, cutoff time.Time, limit int) (int6
 			if err := tx.Exec("SET LOCAL lock_timeout = '" + purgeLockTimeout + "'").Error; err != nil {
 				return err
 			}
-			res := tx.Exec("DELETE FROM "+r.Table+" WHERE id = ANY(ARRAY(SELECT id FROM "+r.Table+
+			res := tx.Exec("DELETE FROM "+r.Table+" WHERE "+r.key()+" = ANY(ARRAY(SELECT "+r.key()+" FROM "+r.Table+
 				" WHERE "+r.Where+" LIMIT ? FOR UPDATE SKIP LOCKED))", cutoff, limit)
 			n = res.RowsAffected
 			return res.Error
 		})
 	} else {
-		res := db.Exec("DELETE FROM "+r.Table+" WHERE id IN (SELECT id FROM "+r.Table+" WHERE "+r.Where+" LIMIT ?)", cutoff, limit)
+		res := db.Exec("DELETE FROM "+r.Table+" WHERE "+r.key()+" IN (SELECT "+r.key()+" FROM "+r.Table+" WHERE "+r.Where+" LIMIT ?)", cutoff, limit)
 		n, err = res.RowsAffected, res.Error
 	}
 	var pgErr *pgconn.PgError

@@ -40,11 +40,3 @@ func RevocationsSince(db *gorm.DB, since time.Time) ([]SessionRevocation, error)
 	}
 	return rows, nil
 }
-
-// DeleteRevocationsBefore deletes the marks made before t.
-func DeleteRevocationsBefore(db *gorm.DB, t time.Time) error {
-	if err := db.Where("revoked_at < ?", t).Delete(&SessionRevocation{}).Error; err != nil {
-		return fmt.Errorf("delete old revocations: %w", err)
-	}
-	return nil
-}

@@ -388,7 +388,7 @@ func TestRedisResetOrBlackHoledUnderLoadFailsOpenOrClosedAsEachLimiterSays(t *te
 		{dbtest.Reset, 500 * time.Millisecond},
 		{dbtest.Forward, 700 * time.Millisecond},
 		{dbtest.BlackHole, 1200 * time.Millisecond},
-		{dbtest.Forward, 2500 * time.Millisecond}, // the breakers probe once a second
+		{dbtest.Forward, 2500 * time.Millisecond}, // the breakers probe at most a second apart
 	}
 	outs, starts := underLoad(proxy, phases, 4, func(w, i int) outcome {
 		var (

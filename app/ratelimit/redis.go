@@ -75,8 +75,9 @@ return {admitted, n, oldest}
 //
 // A Redis that does not answer costs a call at most the store's Timeout;
 // after breakerTrips failures in a row the breaker opens and calls fail at
-// once (the outage rule applies without waiting) until a probe, every
-// breakerProbe, finds Redis answering again.
+// once (the outage rule applies without waiting) until a probe finds Redis
+// answering again. Probes start breakerProbe apart and double after each
+// one that fails, up to breakerProbeMax.
 type RedisStore struct {
 	client  redis.UniversalClient
 	prefix  string
@@ -86,6 +87,13 @@ type RedisStore struct {
 	batch   *batcher      // decisions, pipelined
 	id      string        // random per store: members stay unique across processes
 	seq     atomic.Uint64 // and within this one
+
+	// gobreaker's open interval is fixed: the growing one is kept here, as
+	// monotonic time since born, and the breaker's own (breakerProbe) has
+	// always run out by then.
+	born      time.Time
+	shutUntil atomic.Int64
+	failed    atomic.Int32 // probes failed in a row
 }
 
 // NewRedisStore returns a store for one named limiter. Options: Name
@@ -94,36 +102,70 @@ func NewRedisStore(client redis.UniversalClient, opts ...Option) *RedisStore {
 	o := newOptions(opts)
 	var b [6]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics rather than return an error)
-	return &RedisStore{
+	s := &RedisStore{
 		client:  client,
 		prefix:  "rl:" + o.name + ":{",
 		now:     o.now,
 		timeout: o.timeout,
-		breaker: gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
-			Name:        o.name,
-			Timeout:     breakerProbe,
-			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= breakerTrips },
-			// A client that went away says nothing about Redis.
-			IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
-		}),
-		batch: &batcher{client: client, timeout: o.timeout},
-		id:    base64.RawURLEncoding.EncodeToString(b[:]),
+		batch:   &batcher{client: client, timeout: o.timeout},
+		id:      base64.RawURLEncoding.EncodeToString(b[:]),
+		born:    time.Now(),
+	}
+	s.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        o.name,
+		Timeout:     breakerProbe,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= breakerTrips },
+		// A client that went away says nothing about Redis.
+		IsExcluded:    func(err error) bool { return errors.Is(err, context.Canceled) },
+		OnStateChange: s.breakerChanged,
+	})
+	return s
+}
+
+// breakerChanged keeps the growing interval; gobreaker calls it under its
+// lock, so it only touches atomics.
+func (s *RedisStore) breakerChanged(_ string, from, to gobreaker.State) {
+	switch to {
+	case gobreaker.StateOpen:
+		n := int32(0)
+		if from == gobreaker.StateHalfOpen {
+			n = s.failed.Add(1)
+		} else {
+			s.failed.Store(0)
+		}
+		s.shutUntil.Store(int64(time.Since(s.born) + probeInterval(n)))
+	case gobreaker.StateClosed:
+		s.failed.Store(0)
 	}
 }
 
-// The breaker's settings: a few failures in a row open it; a probe a
-// second later closes it again if Redis answers, so limits are back within
-// about a second of Redis.
+// probeInterval is how long the breaker stays open after failed probes in
+// a row failed.
+func probeInterval(failed int32) time.Duration {
+	return min(breakerProbe<<min(failed, 8), breakerProbeMax)
+}
+
+// The breaker's settings: a few failures in a row open it; probes 250 ms,
+// 500 ms, then every second close it again once Redis answers, so limits
+// are back within a second of Redis (the contract allows two) and a Redis
+// that stays down is asked less often.
 const (
-	breakerTrips = 3
-	breakerProbe = time.Second
+	breakerTrips    = 3
+	breakerProbe    = 250 * time.Millisecond
+	breakerProbeMax = time.Second
 )
 
-// IsOpen reports whether err is an open breaker's: Redis was not asked.
-func IsOpen(err error) bool { return errors.Is(err, gobreaker.ErrOpenState) }
+// IsOpen reports whether err is the breaker's: Redis was not asked (open,
+// or half-open with its probe already under way).
+func IsOpen(err error) bool {
+	return errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests)
+}
 
 // call runs one Redis call under the store's deadline and breaker.
 func (s *RedisStore) call(ctx context.Context, f func(context.Context) error) error {
+	if int64(time.Since(s.born)) < s.shutUntil.Load() {
+		return gobreaker.ErrOpenState
+	}
 	_, err := s.breaker.Execute(func() (struct{}, error) {
 		ctx, cancel := context.WithTimeout(ctx, s.timeout)
 		defer cancel()

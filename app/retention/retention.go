@@ -1,5 +1,6 @@
 // Package retention deletes what the app no longer needs (spent and expired
-// tokens, old login events, accounts never verified) in small batches, so a
+// tokens, old login events, sessions past their end and the marks of ended
+// ones, accounts never verified) in small batches, so a
 // purge never holds many row locks for long and requests keep their latency
 // while it runs. Several instances may purge at once: they share the rows.
 package retention
@@ -12,6 +13,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"apisec/app/revocation"
 	"apisec/models"
 )
 
@@ -29,6 +31,8 @@ const (
 type Config struct {
 	LoginEventsRetention time.Duration // LOGIN_EVENTS_RETENTION
 	UnverifiedAccountTTL time.Duration // UNVERIFIED_ACCOUNT_TTL
+	SessionMaxAge        time.Duration // SESSION_MAX_AGE
+	RevocationKeep       time.Duration // how long a session mark matters (revocation.Config.Keep)
 	BatchSize            int           // rows per DELETE; 0: DefaultBatchSize
 	Pause                time.Duration // between batches; 0: none
 }
@@ -41,8 +45,12 @@ type Purger struct {
 	cfg Config
 }
 
-// New returns a Purger; now must return UTC, as every stored time is.
+// New returns a Purger; now must return UTC, as every stored time is. The
+// session ages must be set: zero would delete every session.
 func New(db *gorm.DB, now func() time.Time, log *slog.Logger, cfg Config) *Purger {
+	if cfg.SessionMaxAge <= 0 || cfg.RevocationKeep <= 0 {
+		panic("retention.New: SessionMaxAge and RevocationKeep are required")
+	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = DefaultBatchSize
 	}
@@ -66,6 +74,8 @@ func (p *Purger) Run(ctx context.Context) ([]Count, error) {
 		{models.ExpiredRefreshTokens, now},
 		{models.SpentAccountTokens, now},
 		{models.OldLoginEvents, now.Add(-p.cfg.LoginEventsRetention)},
+		{models.EndedSessions, now.Add(-p.cfg.SessionMaxAge)},
+		{models.OldRevocations, revocation.Expired(now, p.cfg.RevocationKeep)},
 		{models.StaleUnverifiedUsers, now.Add(-p.cfg.UnverifiedAccountTTL)},
 	}
 	counts := make([]Count, 0, len(rules))

@@ -20,6 +20,8 @@ import (
 const (
 	unverifiedTTL = 168 * time.Hour
 	loginsKept    = 2160 * time.Hour
+	sessionMaxAge = 720 * time.Hour
+	marksKept     = 15*time.Minute + 5*time.Second + time.Minute // as app computes it from the defaults
 )
 
 var start = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -41,7 +43,8 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) purger(batch int) *Purger {
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: f.logs}, nil))
-	return New(f.db, f.clock.Now, log, Config{LoginEventsRetention: loginsKept, UnverifiedAccountTTL: unverifiedTTL, BatchSize: batch})
+	return New(f.db, f.clock.Now, log, Config{LoginEventsRetention: loginsKept, UnverifiedAccountTTL: unverifiedTTL,
+		SessionMaxAge: sessionMaxAge, RevocationKeep: marksKept, BatchSize: batch})
 }
 
 func (f *fixture) user(id string, verified bool, created time.Time) string {
@@ -81,11 +84,20 @@ func (f *fixture) loginEvent(id, userID string, at time.Time) {
 	must(f.t, f.db.Create(&models.LoginEvent{ID: id, UserID: userID, CreatedAt: at}).Error)
 }
 
+func (f *fixture) session(id, userID string, created time.Time) {
+	f.t.Helper()
+	must(f.t, models.CreateSession(f.db, &models.Session{ID: id, UserID: userID, CreatedAt: created}))
+}
+
 // ids lists the ids left in table, sorted.
 func (f *fixture) ids(table string) []string {
 	f.t.Helper()
+	key := "id"
+	if table == "session_revocations" {
+		key = "session_id"
+	}
 	var ids []string
-	must(f.t, f.db.Table(table).Order("id").Pluck("id", &ids).Error)
+	must(f.t, f.db.Table(table).Order(key).Pluck(key, &ids).Error)
 	return ids
 }
 
@@ -109,8 +121,10 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 
 // Every rule takes exactly its rows, to the boundary: a refresh token from
 // its expiry on (whatever its state), a used or expired e-mail token, a login
-// event older than the retention, an unverified account older than its TTL
-// with everything it owns; never a verified account or a neighbour's rows.
+// event older than the retention, a session older than SESSION_MAX_AGE, a
+// session mark older than the access tokens it could refuse and its
+// margin, an unverified account older than its TTL with everything it owns;
+// never a verified account or a neighbour's rows.
 func TestPurgeDeletesExactlyWhatTheRulesSay(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -143,9 +157,21 @@ func TestPurgeDeletesExactlyWhatTheRulesSay(t *testing.T) {
 	must(t, models.CreateProject(f.db, &models.Project{ID: "p-stale", Name: "s", OwnerID: stale, CreatedAt: now}))
 	must(t, models.CreateProject(f.db, &models.Project{ID: "p-verified", Name: "v", OwnerID: verified, CreatedAt: now}))
 
+	f.session("s-over", verified, now.Add(-sessionMaxAge-time.Second))
+	f.session("s-over-too", verified, now.Add(-10*sessionMaxAge))
+	f.session("s-boundary", verified, now.Add(-sessionMaxAge))
+	f.session("s-live", verified, now.Add(-time.Hour))
+	f.session("s-stale", stale, now.Add(-time.Hour)) // goes with its account
+
+	expired := now.Add(-marksKept - time.Hour)
+	must(t, models.RecordRevocations(f.db, []string{"m-old"}, expired.Add(-time.Second)))
+	must(t, models.RecordRevocations(f.db, []string{"m-boundary"}, expired))
+	must(t, models.RecordRevocations(f.db, []string{"m-past-keep"}, now.Add(-marksKept-time.Second))) // the margin
+	must(t, models.RecordRevocations(f.db, []string{"m-recent"}, now.Add(-time.Minute)))
+
 	counts, err := f.purger(2).Run(context.Background()) // batches of 2: several per table
 	must(t, err)
-	want := []Count{{"refresh_tokens", 5}, {"account_tokens", 2}, {"login_events", 1}, {"users", 1}}
+	want := []Count{{"refresh_tokens", 5}, {"account_tokens", 2}, {"login_events", 1}, {"sessions", 2}, {"session_revocations", 1}, {"users", 1}}
 	if !slices.Equal(counts, want) {
 		t.Fatalf("counts %v, want %v", counts, want)
 	}
@@ -155,6 +181,9 @@ func TestPurgeDeletesExactlyWhatTheRulesSay(t *testing.T) {
 		"account_tokens": {"at-fresh-open", "at-open"},
 		"login_events":   {"le-boundary", "le-recent"},
 		"projects":       {"p-verified"},
+		"sessions":       {"s-boundary", "s-live"},
+		// Marks the revocation package still loads stay.
+		"session_revocations": {"m-boundary", "m-past-keep", "m-recent"},
 	} {
 		if got := f.ids(table); !slices.Equal(got, kept) {
 			t.Errorf("%s left %v, want %v", table, got, kept)
@@ -162,7 +191,7 @@ func TestPurgeDeletesExactlyWhatTheRulesSay(t *testing.T) {
 	}
 	counts, err = f.purger(2).Run(context.Background())
 	must(t, err)
-	if want := []Count{{"refresh_tokens", 0}, {"account_tokens", 0}, {"login_events", 0}, {"users", 0}}; !slices.Equal(counts, want) {
+	if want := []Count{{"refresh_tokens", 0}, {"account_tokens", 0}, {"login_events", 0}, {"sessions", 0}, {"session_revocations", 0}, {"users", 0}}; !slices.Equal(counts, want) {
 		t.Fatalf("second run %v, want zeros", counts)
 	}
 }
@@ -236,7 +265,7 @@ func TestPurgeYieldsToARequestHoldingWhatItNeeds(t *testing.T) {
 	defer cancel()
 	counts, err := f.purger(10).Run(held)
 	must(t, err)
-	if counts[3] != (Count{"users", 0}) || !bytes.Contains(f.logs.Bytes(), []byte("rows stay locked")) {
+	if counts[len(counts)-1] != (Count{"users", 0}) || !bytes.Contains(f.logs.Bytes(), []byte("rows stay locked")) {
 		t.Fatalf("counts %v, log %s", counts, f.logs)
 	}
 

@@ -44,9 +44,15 @@ const (
 	overlap = time.Minute
 	// pingEvery keeps the subscription's connection checked while quiet.
 	pingEvery = 5 * time.Second
-	// retention is how long marks stay in the database past Keep.
-	retention = time.Hour
+	// margin is how long marks stay in the database past Keep, for
+	// instances whose clocks run behind.
+	margin = time.Hour
 )
+
+// Expired is the instant before which marks matter to no instance: older
+// than keep (Config.Keep) and its margin. The purge (app/retention)
+// deletes them.
+func Expired(now time.Time, keep time.Duration) time.Time { return now.Add(-keep - margin) }
 
 // Config configures a Marks; DB, Now and Keep are required.
 type Config struct {
@@ -169,13 +175,12 @@ func (m *Marks) load(ctx context.Context, since time.Time) error {
 	return nil
 }
 
-// poll re-reads the recent marks every Poll, drops those no token can need
-// any more, and now and then deletes old rows. A failed read keeps its
-// starting point, so the next success catches up.
+// poll re-reads the recent marks every Poll and drops those no token can
+// need any more. A failed read keeps its starting point, so the next
+// success catches up.
 func (m *Marks) poll(ctx context.Context, since time.Time) {
 	tick := time.NewTicker(m.cfg.Poll)
 	defer tick.Stop()
-	lastDelete := m.cfg.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -196,12 +201,6 @@ func (m *Marks) poll(ctx context.Context, since time.Time) {
 			}
 			return true
 		})
-		if now.Sub(lastDelete) >= retention {
-			lastDelete = now
-			if err := models.DeleteRevocationsBefore(m.cfg.DB.WithContext(ctx), now.Add(-m.cfg.Keep-retention)); err != nil {
-				m.cfg.Log.Warn("deleting old revocations failed", slog.String("error", err.Error()))
-			}
-		}
 	}
 }
 
