@@ -10,10 +10,13 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"apisec/app/accounts"
 	"apisec/app/analytics"
 	"apisec/app/config"
 	"apisec/app/mail"
+	"apisec/app/metrics"
 	"apisec/app/passwords"
 	"apisec/app/projects"
 	"apisec/app/ratelimit"
@@ -39,6 +42,7 @@ type App struct {
 	Projects    *projects.Service
 	Analytics   *analytics.Service
 	Purger      *retention.Purger
+	Metrics     *metrics.Metrics // nil unless METRICS_ADDR is set
 
 	monotonic func() time.Time // Now before UTC(), which strips the monotonic reading
 	rlPrefix  string
@@ -79,6 +83,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	if err != nil {
 		return nil, err
 	}
+	a.watch()
 	a.rlPrefix = opt.RateLimitPrefix
 	a.Revocations = revocation.New(revocation.Config{
 		DB: a.DB, Redis: a.Redis, Now: a.Now,
@@ -129,11 +134,13 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 		}
 	}
 	a.Mail = mail.NewAsync(mailer, a.Log, 0)
+	a.Mail.Observe = a.Metrics.Mail
 	a.closers = append(a.closers, a.Mail.Close)
 	if a.Limits, err = ratelimit.NewLimiters(cfg.Rates, a.newStore, a.Now); err != nil {
 		return err
 	}
 	a.closers = append(a.closers, a.Limits.Close)
+	a.Limits.Metrics = a.Metrics
 	var cooldown accounts.Cooldown
 	if cfg.MailCooldown > 0 {
 		store, err := a.newStore("mail")
@@ -149,7 +156,7 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 		Log: a.Log, Now: a.Now, BaseURL: cfg.BaseURL,
 		RefreshTTL: cfg.RefreshTokenTTL, ReuseGrace: cfg.RefreshReuseGrace, SessionMaxAge: cfg.SessionMaxAge,
 		DeviceTTL: cfg.DeviceTokenTTL, Cooldown: cooldown, DummyKey: dummyKey,
-		ExposeTokens: cfg.ExposesTokens(), Revocations: a.Revocations,
+		ExposeTokens: cfg.ExposesTokens(), Revocations: a.Revocations, Metrics: a.Metrics,
 	})
 	// Make the dummy hashes now, not in the first unknown-e-mail login, whose
 	// extra bcrypt run would otherwise stand out in its timing.
@@ -162,6 +169,26 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 		a.Log.Warn("APP_ENV is not production: verification and reset tokens are returned in responses")
 	}
 	return nil
+}
+
+// watch makes the metrics, on a registry of this App's own, when
+// METRICS_ADDR asks for them, with the database's and Redis's pool
+// statistics.
+func (a *App) watch() {
+	if a.Config.MetricsAddr == "" {
+		return
+	}
+	names := make([]string, len(ratelimit.Policies))
+	for i, p := range ratelimit.Policies {
+		names[i] = p.Name
+	}
+	a.Metrics = metrics.New(prometheus.NewRegistry(), names...)
+	if sqlDB, err := a.DB.DB(); err == nil {
+		a.Metrics.WatchDB(sqlDB, string(a.Engine))
+	}
+	if a.Redis != nil {
+		a.Metrics.WatchRedis(a.Redis)
+	}
 }
 
 // revocationKeep is how long a session's mark matters: the longest an

@@ -16,6 +16,11 @@
 # bench/out/results.jsonl; profiles in bench/out/profiles/. bench/README.md
 # explains each scenario and figure.
 #
+# When a minimal server of the same work sits beside the clone at
+# ../shared/ceiling, it is built too and driven alternately with the API in
+# every round (S1–S3 on the same database, keys and settings, its own Redis
+# DB), and S1–S3 are also printed as API ÷ ceiling.
+#
 # Tuning knobs for experiments pass through to the server when set:
 # DB_MAX_OPEN_CONNS DB_MAX_IDLE_CONNS BCRYPT_CONCURRENCY BCRYPT_WAIT
 # GOMAXPROCS GOGC GOMEMLIMIT.
@@ -37,7 +42,10 @@ REFRESH_CONNS=${REFRESH_CONNS:-16} # S5
 FLOOD_CONNS=${FLOOD_CONNS:-32}    # S6's concurrent logins
 BUDGET_REQUESTS=${BUDGET_REQUESTS:-2000} # S2 requests counted for the round-trip budget
 BENCH_REDIS_DB=${BENCH_REDIS_DB:-11}
-ONLY=${ONLY:-}                    # e.g. "S1 S2 S3": run only these parts (S0…S6, budget, bcrypt)
+CEILING_REDIS_DB=${CEILING_REDIS_DB:-13} # the ceiling's limiter keys would collide with the API's
+CEILING_GOMAXPROCS=${CEILING_GOMAXPROCS:-1} # its README: best on 2 cores shared with wrk, Redis and PostgreSQL
+FORGED_RATE=${FORGED_RATE:-100/1m} # S7: the global budget a forged-token flood overruns
+ONLY=${ONLY:-}                    # e.g. "S1 S2 S3": run only these parts (S0…S7, budget, bcrypt)
 PG_HOST=127.0.0.1 PG_PORT=5432 PG_USER=postgres
 REDIS_HOST=127.0.0.1 REDIS_PORT=6379
 # Never refuses, yet every request still makes its limiter round trip. N is
@@ -45,9 +53,11 @@ REDIS_HOST=127.0.0.1 REDIS_PORT=6379
 # about one second of traffic instead of growing for a minute.
 BENCH_RATE=${BENCH_RATE:-1000000/1s}
 PASSWORD='Bench-Passw0rd-2024'
+JWT_ISSUER=apisec JWT_AUDIENCE=apisec-api # the API's defaults, given to both servers
+CEILING_SRC=$ROOT/../shared/ceiling CEILING=""
 ADMIN_EMAIL=admin@bench.example VIEWER_EMAIL=viewer@bench.example
 
-WORK="" DB_NAME="" REDIS_PID="" SERVER_PID="" STATIC_PID="" MONITOR_PID="" FLOOD_PID="" WATCH_PID=""
+WORK="" DB_NAME="" REDIS_PID="" SERVER_PID="" STATIC_PID="" CEILING_PID="" MONITOR_PID="" FLOOD_PID="" WATCH_PID=""
 CLK_TCK=$(getconf CLK_TCK)
 
 say() { printf '· %s\n' "$*" >&2; }
@@ -102,7 +112,7 @@ cleanup() {
 	set +e
 	# The flood is a subshell running wrk: stop its child first.
 	[ -n "$FLOOD_PID" ] && pkill -P "$FLOOD_PID" wrk 2>/dev/null
-	for pid in "$FLOOD_PID" "$MONITOR_PID" "$STATIC_PID" "$SERVER_PID"; do
+	for pid in "$FLOOD_PID" "$MONITOR_PID" "$STATIC_PID" "$CEILING_PID" "$SERVER_PID"; do
 		[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	done
 	if [ -n "$DB_NAME" ]; then
@@ -111,6 +121,10 @@ cleanup() {
 	fi
 	if [ -n "$WORK" ]; then
 		rcli --scan --pattern 'rl:*' 2>/dev/null | xargs -r -n 500 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" -n "$BENCH_REDIS_DB" del >/dev/null
+		if [ -n "$CEILING" ]; then
+			redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" -n "$CEILING_REDIS_DB" --scan --pattern 'rl:*' 2>/dev/null |
+				xargs -r -n 500 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" -n "$CEILING_REDIS_DB" del >/dev/null
+		fi
 		rm -rf "$WORK"
 	fi
 	exit "$status"
@@ -129,6 +143,13 @@ prepare() {
 
 	say "building the API and the static ceiling"
 	(cd "$ROOT" && go build -o "$WORK/apisec" . && go build -o "$WORK/static" ./bench/static)
+	if [ -f "$CEILING_SRC/go.mod" ]; then
+		say "building the minimal server of the same work ($CEILING_SRC)"
+		(cd "$CEILING_SRC" && go build -o "$WORK/ceiling" .) # -o: the folder may be read-only
+		CEILING=$WORK/ceiling
+	else
+		say "no minimal server at $CEILING_SRC: S1–S3 run without the API ÷ ceiling ratios"
+	fi
 
 	DB_NAME=apisec_bench_$$
 	psql_q -d postgres -c "CREATE DATABASE $DB_NAME" >/dev/null
@@ -137,12 +158,17 @@ prepare() {
 	if [ "$(rcli --scan --pattern 'rl:*' | head -1)" != "" ]; then
 		die "Redis DB $BENCH_REDIS_DB already holds rl:* keys; pick another with BENCH_REDIS_DB"
 	fi
+	[ "$CEILING_REDIS_DB" != "$BENCH_REDIS_DB" ] || die "CEILING_REDIS_DB must differ from BENCH_REDIS_DB"
+	if [ -n "$CEILING" ] && [ "$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" -n "$CEILING_REDIS_DB" --scan --pattern 'rl:*' | head -1)" != "" ]; then
+		die "Redis DB $CEILING_REDIS_DB already holds rl:* keys; pick another with CEILING_REDIS_DB"
+	fi
 	say "database $DB_NAME, Redis DB $BENCH_REDIS_DB"
 	REDIS_PID=$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" info server | tr -d '\r' | awk -F: '$1 == "process_id" {print $2}')
 
 	"$WORK/apisec" keys generate --dir "$WORK/keys" >/dev/null
 	API_PORT=$(free_port 18080)
 	STATIC_PORT=$(free_port $((API_PORT + 1)))
+	CEILING_PORT=$(free_port $((STATIC_PORT + 1)))
 	PPROF_PORT=$(free_port 16060)
 	API=http://127.0.0.1:$API_PORT
 
@@ -153,7 +179,8 @@ prepare() {
 }
 
 # app_cmd sets APP_CMD: the binary in production mode with a clean
-# environment. Run it in the work folder, so no .env is read.
+# environment. Run it in the work folder, so no .env is read. GLOBAL_RATE
+# overrides the global limit (S7).
 app_cmd() { # [PPROF_ADDR]
 	local pass=() v
 	for v in DB_MAX_OPEN_CONNS DB_MAX_IDLE_CONNS BCRYPT_CONCURRENCY BCRYPT_WAIT GOMAXPROCS GOGC GOMEMLIMIT; do
@@ -163,8 +190,8 @@ app_cmd() { # [PPROF_ADDR]
 		APP_ENV=production PORT="$API_PORT" LOG_LEVEL=warn
 		DATABASE_URL="$DATABASE_URL" REDIS_URL="$REDIS_URL"
 		JWT_PRIVATE_KEY_PATH="$WORK/keys/jwt-private.pem" JWT_PUBLIC_KEY_PATH="$WORK/keys/jwt-public.pem"
-		BCRYPT_COST=12
-		RATE_LIMIT_GLOBAL="$BENCH_RATE" RATE_LIMIT_LOGIN="$BENCH_RATE" RATE_LIMIT_AUTHENTICATED="$BENCH_RATE"
+		BCRYPT_COST=12 JWT_ISSUER="$JWT_ISSUER" JWT_AUDIENCE="$JWT_AUDIENCE"
+		RATE_LIMIT_GLOBAL="${GLOBAL_RATE:-$BENCH_RATE}" RATE_LIMIT_LOGIN="$BENCH_RATE" RATE_LIMIT_AUTHENTICATED="$BENCH_RATE"
 		${1:+PPROF_ADDR=$1} "${pass[@]}" "$WORK/apisec")
 }
 
@@ -201,6 +228,23 @@ start_static() {
 	"$WORK/static" -addr "127.0.0.1:$STATIC_PORT" >"$WORK/static.log" 2>&1 &
 	STATIC_PID=$!
 	wait_ready "http://127.0.0.1:$STATIC_PORT/public/status" "$STATIC_PID" "$WORK/static.log"
+}
+
+# The minimal server of the same work: the API's database, public key,
+# issuer, audience and limits, its own port and Redis DB.
+start_ceiling() {
+	env -i PATH="$PATH" HOME="$WORK" PORT="$CEILING_PORT" GOMAXPROCS="$CEILING_GOMAXPROCS" \
+		DATABASE_URL="$DATABASE_URL" REDIS_URL="redis://$REDIS_HOST:$REDIS_PORT/$CEILING_REDIS_DB" \
+		JWT_PUBLIC_KEY_PATH="$WORK/keys/jwt-public.pem" JWT_ISSUER="$JWT_ISSUER" JWT_AUDIENCE="$JWT_AUDIENCE" \
+		RATE_LIMIT_GLOBAL="$BENCH_RATE" RATE_LIMIT_AUTHENTICATED="$BENCH_RATE" \
+		"$CEILING" serve >"$WORK/ceiling.log" 2>&1 &
+	CEILING_PID=$!
+	wait_ready "http://127.0.0.1:$CEILING_PORT/healthz" "$CEILING_PID" "$WORK/ceiling.log"
+}
+
+stop_ceiling() {
+	kill "$CEILING_PID" && wait "$CEILING_PID" 2>/dev/null || true
+	CEILING_PID=""
 }
 
 stop_static() {
@@ -341,6 +385,51 @@ run_bcrypt_bench() { # ROUND
 	record "$1" bcrypt "go test -bench=CompareParallel -cpu=$n ./app/passwords (cost 12)" 0 "{\"rps\": $rate, \"concurrency\": $n}"
 }
 
+# read_scenario ROUND ID PATH ACCESS_TOKEN: S1–S3 on the API and, when it
+# was built, on the ceiling as C1–C3, one after the other, the API first in
+# odd rounds and the ceiling first in even ones, so that each per-round
+# ratio compares runs a few seconds apart.
+read_scenario() {
+	local round=$1 id=$2 path=$3 auth=() order=(api ceiling) who
+	[ "$id" = S1 ] || auth=(-H "Authorization: Bearer $4")
+	[ -n "$CEILING_PID" ] || order=(api)
+	if ((round % 2 == 0)) && [ -n "$CEILING_PID" ]; then order=(ceiling api); fi
+	for who in "${order[@]}"; do
+		if [ "$who" = api ]; then
+			WATCH_PID=$SERVER_PID
+			scenario "$round" "$id" "GET $path" "$CONNS" "$DURATION" report.lua "$API$path" "${auth[@]}"
+		else
+			WATCH_PID=$CEILING_PID
+			scenario "$round" "C${id#S}" "ceiling: GET $path" "$CONNS" "$DURATION" report.lua "http://127.0.0.1:$CEILING_PORT$path" "${auth[@]}"
+		fi
+	done
+	WATCH_PID=$SERVER_PID
+}
+
+# forged ACCESS_TOKEN prints it with a wrong signature: one character in the
+# middle of the signature changed (the last one may only carry padding bits).
+forged() {
+	local t=$1 i c
+	i=$((${#t} - 20)) c=${t:i:1}
+	[ "$c" = A ] && c=B || c=A
+	echo "${t:0:i}$c${t:i+1}"
+}
+
+# S7: a flood of wrong-signature tokens on GET /projects from one IP. S7 is
+# the flood past the IP's global budget (FORGED_RATE: answered 429 with no
+# signature check); S7-verify the same flood on the benchmark's server,
+# where the budget never runs out, so each token is verified and answered
+# 401. Runs on a server of its own, after the other scenarios of the round.
+run_forged() { # ROUND ACCESS_TOKEN
+	local bad
+	bad=$(forged "$2")
+	scenario "$1" S7-verify "forged tokens, each verified (401)" "$CONNS" "$DURATION" report.lua "$API/projects" -H "Authorization: Bearer $bad"
+	stop_server
+	GLOBAL_RATE=$FORGED_RATE start_server
+	WATCH_PID=$SERVER_PID
+	scenario "$1" S7 "forged tokens past the budget (429)" "$CONNS" "$DURATION" report.lua "$API/projects" -H "Authorization: Bearer $bad"
+}
+
 # want PART: is PART (S0…S6, budget, bcrypt) among ONLY (default: all)?
 want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 
@@ -348,18 +437,21 @@ run_round() { # ROUND
 	local round=$1 viewer
 	say "round $round: load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	if want S0; then run_static "$round"; fi
+	if [ -n "$CEILING" ] && { want S1 || want S2 || want S3; }; then start_ceiling; fi
 	start_server
 	WATCH_PID=$SERVER_PID
 	viewer=$(login "$VIEWER_EMAIL" | jq -r .accessToken)
 	reset_peak_rss
-	if want S1; then scenario "$round" S1 "GET /public/status" "$CONNS" "$DURATION" report.lua "$API/public/status"; fi
-	if want S2; then scenario "$round" S2 "GET /projects" "$CONNS" "$DURATION" report.lua "$API/projects" -H "Authorization: Bearer $viewer"; fi
-	if want S3; then scenario "$round" S3 "GET /auth/me" "$CONNS" "$DURATION" report.lua "$API/auth/me" -H "Authorization: Bearer $viewer"; fi
+	if want S1; then read_scenario "$round" S1 /public/status; fi
+	if want S2; then read_scenario "$round" S2 /projects "$viewer"; fi
+	if want S3; then read_scenario "$round" S3 /auth/me "$viewer"; fi
+	if [ -n "$CEILING_PID" ]; then stop_ceiling; fi
 	: >"$WORK/tokens"
 	if want S4; then run_logins "$round"; fi
 	if want S5; then run_refresh "$round"; fi
 	record_peak_rss "$round"
 	if want S6; then run_flood "$round" "$viewer"; fi
+	if want S7; then run_forged "$round" "$viewer"; fi
 	stop_server
 	if want bcrypt; then run_bcrypt_bench "$round"; fi
 }
@@ -552,7 +644,7 @@ print_summary() {
 	jq -rs -f "$BENCH/summary.jq" "$r"
 	echo
 	echo "== load average at each round's start"
-	jq -r 'select(.scenario == "S0") | "round \(.round): \(.loadavg)"' "$r"
+	jq -rs '[.[] | select(.round != "budget" and .round != "profile")] | group_by(.round)[] | "round \(.[0].round): \(.[0].loadavg)"' "$r"
 	local b
 	b=$(jq -c 'select(.scenario == "S2-roundtrips")' "$r")
 	if [ -n "$b" ]; then

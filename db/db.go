@@ -201,10 +201,33 @@ func newGormLogger(l *slog.Logger) logger.Interface {
 	if l == nil {
 		return logger.Discard
 	}
-	return logger.NewSlogLogger(l, logger.Config{
-		SlowThreshold:             200 * time.Millisecond,
+	return quietLogger{logger.NewSlogLogger(l, logger.Config{
+		SlowThreshold:             slowQuery,
 		IgnoreRecordNotFoundError: true,
-		ParameterizedQueries:      true,
 		LogLevel:                  logger.Warn,
-	})
+	})}
+}
+
+// slowQuery is the duration past which a query is logged.
+const slowQuery = 200 * time.Millisecond
+
+// quietLogger skips GORM's Trace for queries that neither failed nor were
+// slow: GORM's logger renders the statement and its fields before deciding
+// not to log it, a few per cent of a simple read's CPU.
+type quietLogger struct{ logger.Interface }
+
+func (q quietLogger) LogMode(level logger.LogLevel) logger.Interface {
+	return quietLogger{q.Interface.LogMode(level)}
+}
+
+// ParamsFilter keeps a logged statement's values out of the log.
+func (quietLogger) ParamsFilter(_ context.Context, sql string, _ ...any) (string, []any) {
+	return sql, nil
+}
+
+func (q quietLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	if (err == nil || errors.Is(err, gorm.ErrRecordNotFound)) && time.Since(begin) <= slowQuery {
+		return
+	}
+	q.Interface.Trace(ctx, begin, fc, err)
 }

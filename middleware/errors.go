@@ -82,12 +82,16 @@ type RawJSON []byte
 // logger returns the logger set by the logging middleware, tagged with the
 // request ID. It is built only when something is logged, off the hot path.
 func logger(c *gin.Context) *slog.Logger {
-	l, ok := c.Get(loggerKey)
-	sl, _ := l.(*slog.Logger)
-	if !ok || sl == nil {
-		sl = slog.Default()
+	return baseLogger(c).With("request_id", RequestIDFrom(c))
+}
+
+// baseLogger is the logging middleware's logger, untagged.
+func baseLogger(c *gin.Context) *slog.Logger {
+	l, _ := c.Get(loggerKey)
+	if sl, _ := l.(*slog.Logger); sl != nil {
+		return sl
 	}
-	return sl.With("request_id", RequestIDFrom(c))
+	return slog.Default()
 }
 
 const loggerKey = "apisec.logger"

@@ -30,9 +30,26 @@ func (p Project) Key() Keyset { return Keyset{CreatedAt: p.CreatedAt, ID: p.ID} 
 
 // ListProjects returns up to limit projects after the position after (nil:
 // from the newest), newest first.
+//
+// GET /projects is the API's busiest query, and GORM's reflective Scan was
+// a fifth of its CPU: the rows are scanned by hand into the model's fields
+// (a test holds this to what Find answers, on both engines).
 func ListProjects(db *gorm.DB, after *Keyset, limit int) ([]Project, error) {
+	rows, err := db.Model(&Project{}).Select("id, name, description, owner_id, created_at").
+		Scopes(NewestFirst(after, limit)).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("list projects: %w", err)
+	}
+	defer rows.Close()
 	projects := make([]Project, 0, min(limit, 64))
-	if err := db.Scopes(NewestFirst(after, limit)).Find(&projects).Error; err != nil {
+	for rows.Next() {
+		var p Project
+		if err := rows.Scan(&p.ID, &p.Name, &p.Description, &p.OwnerID, &p.CreatedAt); err != nil {
+			return nil, fmt.Errorf("list projects: %w", err)
+		}
+		projects = append(projects, p)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list projects: %w", err)
 	}
 	return projects, nil

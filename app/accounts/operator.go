@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"apisec/app/errs"
+	"apisec/app/events"
 	"apisec/app/passwords"
 	"apisec/db"
 	"apisec/models"
@@ -106,16 +107,19 @@ func (s *Operator) SetRole(ctx context.Context, email string, role models.Role) 
 	}
 	now := s.now()
 	var ended []string
+	var id string
 	err := s.updateByEmail(ctx, "set role", email, func(tx *gorm.DB, u *models.User) error {
 		if err := models.UpdateUser(tx, u.ID, now, models.UserChanges{Role: &role}); err != nil {
 			return err
 		}
 		var err error
+		id = u.ID
 		ended, err = s.endUserSessions(tx, u.ID, now)
 		return err
 	})
 	if err == nil {
 		s.announce(ctx, ended, now)
+		events.Log(ctx, s.log, events.RoleChanged, id, slog.String("role", string(role)))
 	}
 	return err
 }
@@ -127,11 +131,13 @@ func (s *Operator) SetRole(ctx context.Context, email string, role models.Role) 
 func (s *Operator) DeleteUser(ctx context.Context, email string) error {
 	now := s.now()
 	var ended []string
+	var id string
 	err := s.updateByEmail(ctx, "delete user", email, func(tx *gorm.DB, u *models.User) error {
 		if _, err := models.LockUser(tx, u.ID); err != nil {
 			return err
 		}
 		var err error
+		id = u.ID
 		if ended, err = s.endUserSessions(tx, u.ID, now); err != nil {
 			return err
 		}
@@ -139,6 +145,7 @@ func (s *Operator) DeleteUser(ctx context.Context, email string) error {
 	})
 	if err == nil {
 		s.announce(ctx, ended, now)
+		events.Log(ctx, s.log, events.UserDeleted, id)
 	}
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"apisec/app/errs"
+	"apisec/app/events"
 	"apisec/app/mail"
 	"apisec/app/passwords"
 	"apisec/app/tokens"
@@ -45,6 +46,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next stri
 	case err != nil:
 		return fmt.Errorf("change password: %w", err)
 	}
+	events.Log(ctx, s.log, events.PasswordChanged, userID)
 	return nil
 }
 
@@ -104,6 +106,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 	case err != nil:
 		return fmt.Errorf("reset password: %w", err)
 	}
+	events.Log(ctx, s.log, events.PasswordReset, t.UserID)
 	return nil
 }
 

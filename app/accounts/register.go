@@ -67,7 +67,7 @@ func (s *Service) Register(ctx context.Context, email, password string) (*models
 	case err != nil:
 		return nil, "", fmt.Errorf("register: %w", err)
 	}
-	s.sendMail(ctx, "verification", u.ID, mail.VerificationMessage(s.baseURL, u.Email, token))
+	s.sendMail(ctx, models.PurposeVerifyEmail, u.ID, mail.VerificationMessage(s.baseURL, u.Email, token))
 	return u, s.exposed(token), nil
 }
 

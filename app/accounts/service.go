@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"apisec/app/mail"
+	"apisec/app/metrics"
 	"apisec/app/passwords"
 	"apisec/app/tokens"
 )
@@ -71,6 +72,9 @@ type Deps struct {
 	// (see dummyCost); every instance must have the same. nil: a random
 	// key, for this process only.
 	DummyKey []byte
+	// Metrics counts login outcomes, refresh reuse and bcrypt rejections;
+	// nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Cooldown admits at most one event per key per period.
@@ -92,6 +96,7 @@ type Service struct {
 	reuseGrace time.Duration
 	expose     bool
 	cooldown   Cooldown
+	metrics    *metrics.Metrics
 
 	dummyKey  []byte
 	costs     atomic.Pointer[costShares] // nil until first read
@@ -124,7 +129,7 @@ func New(d Deps) *Service {
 		Operator: *NewOperator(d.DB, d.Hasher, d.Log, d.Now, d.Tokens.TTL(), d.Revocations),
 		tokens:   d.Tokens, successors: d.Successors, mailer: d.Mailer, baseURL: d.BaseURL,
 		refreshTTL: d.RefreshTTL, maxAge: d.SessionMaxAge, deviceTTL: d.DeviceTTL, reuseGrace: max(d.ReuseGrace, 0), expose: d.ExposeTokens,
-		cooldown: d.Cooldown, dummyKey: d.DummyKey,
+		cooldown: d.Cooldown, dummyKey: d.DummyKey, metrics: d.Metrics,
 	}
 	if s.dummyKey == nil {
 		s.dummyKey = []byte(rand.Text())

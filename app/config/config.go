@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -72,6 +73,9 @@ type Config struct {
 
 	LogLevel  slog.Level
 	PprofAddr string // empty: no profiling listener
+	// MetricsAddr is the address of the /metrics listener; empty: none,
+	// and nothing is counted.
+	MetricsAddr string
 
 	CORSAllowedOrigins []string // exact, lower-case origins; empty: no CORS headers at all
 
@@ -159,9 +163,10 @@ func Load(getenv func(string) string) (*Config, error) {
 			Password: p.str("SMTP_PASSWORD", ""),
 			From:     p.str("SMTP_FROM", "no-reply@localhost"),
 		},
-		Rates:     p.rates(),
-		LogLevel:  p.logLevel("LOG_LEVEL"),
-		PprofAddr: p.str("PPROF_ADDR", ""),
+		Rates:       p.rates(),
+		LogLevel:    p.logLevel("LOG_LEVEL"),
+		PprofAddr:   p.str("PPROF_ADDR", ""),
+		MetricsAddr: p.str("METRICS_ADDR", ""),
 
 		CORSAllowedOrigins: p.origins("CORS_ALLOWED_ORIGINS"),
 
@@ -232,6 +237,11 @@ func (c *Config) check() error {
 		// DB_QUERY_TIMEOUT after it spent the token; the client's retry must
 		// still fall inside the grace window, or it revokes the session.
 		return errors.New("REFRESH_REUSE_GRACE must be longer than DB_QUERY_TIMEOUT (or 0s, no grace), so a client retrying a refresh after a 503 is not logged out")
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("METRICS_ADDR must be host:port (e.g. 127.0.0.1:9090), not %q", c.MetricsAddr)
+		}
 	}
 	if c.DatabaseURL == "" && !c.Production() {
 		c.DatabaseURL = DefaultDatabaseURL

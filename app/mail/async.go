@@ -19,6 +19,8 @@ type Async struct {
 	next    Mailer
 	log     *slog.Logger
 	timeout time.Duration
+	// Observe, when set, is told the outcome of every send (for metrics).
+	Observe func(kind string, err error)
 
 	mu     sync.Mutex // guards closed and wg.Add against Close's Wait
 	closed bool
@@ -60,7 +62,11 @@ func (a *Async) Send(ctx context.Context, m Message) error {
 func (a *Async) send(ctx context.Context, m Message) {
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	if err := a.next.Send(ctx, m); err != nil {
+	err := a.next.Send(ctx, m)
+	if a.Observe != nil {
+		a.Observe(m.Kind, err)
+	}
+	if err != nil {
 		a.log.ErrorContext(ctx, "send e-mail failed",
 			slog.String("kind", m.Kind), slog.String("user_id", m.UserID), slog.String("error", err.Error()))
 	}

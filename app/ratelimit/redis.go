@@ -83,6 +83,7 @@ type RedisStore struct {
 	now     func() time.Time
 	timeout time.Duration
 	breaker *gobreaker.CircuitBreaker[struct{}]
+	batch   *batcher      // decisions, pipelined
 	id      string        // random per store: members stay unique across processes
 	seq     atomic.Uint64 // and within this one
 }
@@ -105,7 +106,8 @@ func NewRedisStore(client redis.UniversalClient, opts ...Option) *RedisStore {
 			// A client that went away says nothing about Redis.
 			IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
 		}),
-		id: base64.RawURLEncoding.EncodeToString(b[:]),
+		batch: &batcher{client: client, timeout: o.timeout},
+		id:    base64.RawURLEncoding.EncodeToString(b[:]),
 	}
 }
 
@@ -179,8 +181,7 @@ func (s *RedisStore) Take(ctx context.Context, key string, count int64, rate lim
 	now := s.now().UnixMicro()
 	var res []int64
 	err := s.call(ctx, func(ctx context.Context) (err error) {
-		res, err = slidingLog.Run(ctx, s.client, []string{s.Key(key)},
-			now, now-window, rate.Limit, count, member, ttl).Int64Slice()
+		res, err = s.batch.run(ctx, []string{s.Key(key)}, now, now-window, rate.Limit, count, member, ttl)
 		return err
 	})
 	if err != nil {
