@@ -6,15 +6,11 @@ package app
 import (
 	"context"
 	"crypto/rsa"
-	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
-	"gorm.io/gorm"
 
 	"apisec/app/accounts"
 	"apisec/app/analytics"
@@ -27,7 +23,6 @@ import (
 	"apisec/app/retention"
 	"apisec/app/revocation"
 	"apisec/app/tokens"
-	"apisec/db"
 )
 
 // App holds the running application's dependencies and services.
@@ -36,9 +31,7 @@ type App struct {
 	Log    *slog.Logger
 	Now    func() time.Time // UTC; tests inject a fake
 
-	DB     *gorm.DB
-	Engine db.Engine
-	Redis  redis.UniversalClient // nil: in-process rate-limit stores
+	Storage
 
 	Tokens      *tokens.Service
 	Revocations *revocation.Marks // sessions ended early, checked on every token
@@ -53,7 +46,7 @@ type App struct {
 
 	monotonic func() time.Time // Now before UTC(), which strips the monotonic reading
 	rlPrefix  string
-	closers   []func() error
+	resources
 }
 
 // Options change how New builds the App; the zero value is production wiring.
@@ -84,7 +77,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 			a.Close()
 		}
 	}()
-	if err := a.openStorage(ctx, opt.Migrate); err != nil {
+	a.Storage, err = a.openStorage(ctx, cfg, log, a.Now, storageUse{
+		maxOpen: cfg.DBMaxOpenConns, maxIdle: cfg.DBMaxIdleConns, migrate: opt.Migrate,
+	})
+	if err != nil {
 		return nil, err
 	}
 	a.watch()
@@ -101,66 +97,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	}
 	a.closers = append(a.closers, a.Revocations.Close)
 	return a, nil
-}
-
-func (a *App) openStorage(ctx context.Context, migrate bool) error {
-	cfg := a.Config
-	gdb, engine, err := db.Open(ctx, cfg.DatabaseURL, db.Options{
-		MaxOpenConns:    cfg.DBMaxOpenConns,
-		MaxIdleConns:    cfg.DBMaxIdleConns,
-		ConnMaxLifetime: 30 * time.Minute,
-		// Idle connections are the first a network fault leaves dead.
-		ConnMaxIdleTime: 5 * time.Minute,
-		QueryTimeout:    cfg.DBQueryTimeout,
-		Now:             a.Now,
-		Logger:          a.Log,
-	})
-	if err != nil {
-		return err
-	}
-	a.DB, a.Engine = gdb, engine
-	sqlDB, _ := gdb.DB()
-	a.closers = append(a.closers, sqlDB.Close)
-	if err := a.migrate(ctx, sqlDB, migrate); err != nil {
-		return err
-	}
-	if cfg.RedisURL != "" {
-		rdb, err := db.OpenRedis(ctx, cfg.RedisURL, cfg.RedisClusterAddrs)
-		if err != nil {
-			return err
-		}
-		a.Redis = rdb
-		a.closers = append(a.closers, rdb.Close)
-	}
-	return nil
-}
-
-// migrate applies pending migrations, or, where only `migrate up` may
-// apply them (production), refuses to run against an older schema.
-func (a *App) migrate(ctx context.Context, sqlDB *sql.DB, apply bool) error {
-	if apply {
-		// On a connection of its own: the pool's DB_QUERY_TIMEOUT (a
-		// statement_timeout on PostgreSQL) is for requests, not for DDL.
-		mdb, _, err := db.Open(ctx, a.Config.DatabaseURL, db.Options{MaxOpenConns: 1, MaxIdleConns: 1})
-		if err != nil {
-			return err
-		}
-		msql, _ := mdb.DB()
-		defer msql.Close()
-		return db.MigrateUp(ctx, msql, a.Engine)
-	}
-	p, err := db.NewMigrator(sqlDB, a.Engine)
-	if err != nil {
-		return err
-	}
-	pending, err := p.HasPending(ctx)
-	if err != nil {
-		return fmt.Errorf("check migrations: %w", err)
-	}
-	if pending {
-		return errors.New("the database has pending migrations: run `migrate up` first")
-	}
-	return nil
 }
 
 func (a *App) buildServices(mailer mail.Mailer) error {
@@ -325,14 +261,4 @@ func (a *App) Ready(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// Close releases everything New opened, newest first.
-func (a *App) Close() error {
-	var errs []error
-	for i := len(a.closers) - 1; i >= 0; i-- {
-		errs = append(errs, a.closers[i]())
-	}
-	a.closers = nil
-	return errors.Join(errs...)
 }

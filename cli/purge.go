@@ -14,7 +14,7 @@ func purge(ctx context.Context, args []string, env Env) error {
 	if err := parseFlags(newFlagSet("purge"), args); err != nil {
 		return err
 	}
-	return withAdmin(ctx, env, func(a *app.Admin) error {
+	return withOperator(ctx, env, func(a *app.Operator) error {
 		counts, err := a.Purger.Run(ctx)
 		for _, c := range counts {
 			fmt.Fprintf(env.Stdout, "%s: %d deleted\n", c.Table, c.Deleted)

@@ -18,14 +18,14 @@ func users(ctx context.Context, args []string, env Env) error {
 	}
 	fs := newFlagSet("users " + args[0])
 	email := fs.String("email", "", "the user's e-mail address")
-	var run func(a *app.Admin) (string, error)
+	var run func(a *app.Operator) (string, error)
 	switch args[0] {
 	case "create":
 		password := fs.String("password", "", "the initial password; - reads it from standard input, out of ps and shell history")
 		role := fs.String("role", string(models.RoleViewer), "one of "+models.RoleNames(", "))
 		plan := fs.String("plan", "free", "billing plan")
 		verified := fs.Bool("verified", false, "mark the e-mail address verified")
-		run = func(a *app.Admin) (string, error) {
+		run = func(a *app.Operator) (string, error) {
 			pw, err := readPassword(*password, env.Stdin)
 			if err != nil {
 				return "", err
@@ -38,18 +38,18 @@ func users(ctx context.Context, args []string, env Env) error {
 		}
 	case "set-role":
 		role := fs.String("role", "", "one of "+models.RoleNames(", "))
-		run = func(a *app.Admin) (string, error) {
+		run = func(a *app.Operator) (string, error) {
 			return fmt.Sprintf("%s is now %s; their sessions are ended", *email, *role),
 				a.Accounts.SetRole(ctx, *email, models.Role(*role))
 		}
 	case "delete":
-		run = func(a *app.Admin) (string, error) {
+		run = func(a *app.Operator) (string, error) {
 			return fmt.Sprintf("deleted %s and everything it owned; its sessions are ended", *email),
 				a.Accounts.DeleteUser(ctx, *email)
 		}
 	case "set-plan":
 		plan := fs.String("plan", "", "billing plan")
-		run = func(a *app.Admin) (string, error) {
+		run = func(a *app.Operator) (string, error) {
 			return fmt.Sprintf("%s is now on plan %s", *email, *plan), a.Accounts.SetPlan(ctx, *email, *plan)
 		}
 	default:
@@ -58,7 +58,7 @@ func users(ctx context.Context, args []string, env Env) error {
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	return withAdmin(ctx, env, func(a *app.Admin) error {
+	return withOperator(ctx, env, func(a *app.Operator) error {
 		msg, err := run(a)
 		if err != nil {
 			return err
@@ -68,14 +68,14 @@ func users(ctx context.Context, args []string, env Env) error {
 	})
 }
 
-// withAdmin runs an operator command on the app NewAdmin opens from the
-// configuration, and closes it.
-func withAdmin(ctx context.Context, env Env, run func(a *app.Admin) error) error {
+// withOperator runs an operator command on the app.Operator opened from
+// the configuration, and closes it.
+func withOperator(ctx context.Context, env Env, run func(a *app.Operator) error) error {
 	cfg, err := loadConfig(env)
 	if err != nil {
 		return err
 	}
-	a, err := app.NewAdmin(ctx, cfg, newLogger(cfg, env.Stderr))
+	a, err := app.NewOperator(ctx, cfg, newLogger(cfg, env.Stderr))
 	if err != nil {
 		return err
 	}

@@ -298,6 +298,24 @@ func TestProductionRefusesToServeAnUnmigratedDatabase(t *testing.T) {
 	}
 }
 
+func TestProductionOperatorCommandsTreatTheSchemaAsServeDoes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	vars := cliVars(t)
+	vars["APP_ENV"] = "production"
+	vars["BCRYPT_COST"] = "10"
+	create := []string{"users", "create", "--email", "first@example.com", "--password", "First-Passw0rd-1"}
+	if code, _, stderr := runCLI(t, ctx, vars, create...); code != 1 || !strings.Contains(stderr, "pending migrations") {
+		t.Fatalf("create on an unmigrated database: exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, ctx, vars, "migrate", "up"); code != 0 {
+		t.Fatalf("migrate up: exit %d, stderr %q", code, stderr)
+	}
+	if code, out, stderr := runCLI(t, ctx, vars, create...); code != 0 || !strings.Contains(out, "first@example.com") {
+		t.Fatalf("create after migrate up: exit %d, %q %q", code, out, stderr)
+	}
+}
+
 func TestUsersCreateReadsThePasswordFromStdinWhenAsked(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -19,7 +19,6 @@ import (
 	"apisec/app/metrics"
 	"apisec/app/passwords"
 	"apisec/app/tokens"
-	"apisec/db"
 )
 
 // Lifetimes of the single-use tokens mailed to users (fixed by the contract).
@@ -83,25 +82,21 @@ type Cooldown interface {
 	Admit(ctx context.Context, key string) (bool, error)
 }
 
-// Service implements the account flows. It is safe for concurrent use.
+// Service implements the account flows: the operator's, and those of the
+// /auth routes on top. It is safe for concurrent use.
 type Service struct {
-	db          *gorm.DB
-	tokens      *tokens.Service
-	successors  *tokens.SuccessorKey
-	hasher      *passwords.Hasher
-	mailer      mail.Mailer
-	log         *slog.Logger
-	clock       func() time.Time
-	baseURL     string
-	refreshTTL  time.Duration
-	deviceTTL   time.Duration
-	maxAge      time.Duration
-	accessTTL   time.Duration // how long an access token may outlive the refresh token issued with it
-	revocations Announcer
-	reuseGrace  time.Duration
-	expose      bool
-	cooldown    Cooldown
-	metrics     *metrics.Metrics
+	Operator
+	tokens     *tokens.Service
+	successors *tokens.SuccessorKey
+	mailer     mail.Mailer
+	baseURL    string
+	refreshTTL time.Duration
+	deviceTTL  time.Duration
+	maxAge     time.Duration
+	reuseGrace time.Duration
+	expose     bool
+	cooldown   Cooldown
+	metrics    *metrics.Metrics
 
 	dummyKey  []byte
 	costs     atomic.Pointer[costShares] // nil until first read
@@ -131,44 +126,18 @@ func New(d Deps) *Service {
 		panic("accounts.New: RefreshTTL must be positive")
 	}
 	s := &Service{
-		db: d.DB, tokens: d.Tokens, successors: d.Successors, hasher: d.Hasher, mailer: d.Mailer,
-		log: d.Log, clock: d.Now, baseURL: d.BaseURL,
+		Operator: *NewOperator(d.DB, d.Hasher, d.Log, d.Now, d.Tokens.TTL(), d.Revocations),
+		tokens:   d.Tokens, successors: d.Successors, mailer: d.Mailer, baseURL: d.BaseURL,
 		refreshTTL: d.RefreshTTL, maxAge: d.SessionMaxAge, deviceTTL: d.DeviceTTL, reuseGrace: max(d.ReuseGrace, 0), expose: d.ExposeTokens,
-		accessTTL: d.Tokens.TTL(), revocations: d.Revocations,
 		cooldown: d.Cooldown, dummyKey: d.DummyKey, metrics: d.Metrics,
 	}
 	if s.dummyKey == nil {
 		s.dummyKey = []byte(rand.Text())
 	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.clock == nil {
-		s.clock = time.Now
-	}
 	if s.maxAge <= 0 {
 		s.maxAge = DefaultSessionMaxAge
 	}
 	return s
-}
-
-// NewOperator returns a Service for the operator commands only (CreateUser,
-// SetRole, SetPlan, DeleteUser), which need no keys or mailer; the HTTP
-// flows need a Service from New. accessTTL is ACCESS_TOKEN_TTL, which
-// sessions to end depends on; revocations (may be nil) tells the running
-// instances.
-func NewOperator(db *gorm.DB, hasher *passwords.Hasher, log *slog.Logger, now func() time.Time, accessTTL time.Duration, revocations Announcer) *Service {
-	if db == nil || hasher == nil {
-		panic("accounts.NewOperator: DB and Hasher are required")
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	if now == nil {
-		now = time.Now
-	}
-	return &Service{db: db, hasher: hasher, log: log, clock: now, accessTTL: accessTTL,
-		revocations: revocations, dummyKey: []byte(rand.Text())}
 }
 
 // Close waits for the background work under way (see background); none
@@ -178,16 +147,6 @@ func (s *Service) Close() {
 	s.closed = true
 	s.bgMu.Unlock()
 	s.bgWG.Wait()
-}
-
-// now is the service's clock in UTC, at the microsecond precision both
-// database engines keep, so a timestamp read back equals the one written.
-func (s *Service) now() time.Time { return s.clock().UTC().Truncate(time.Microsecond) }
-
-// tx runs fn in one transaction on the request's context, bounded by the
-// database's query timeout.
-func (s *Service) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return db.Transaction(ctx, s.db, fn)
 }
 
 // sendMail hands m to the mailer, tagged with what it is for and whom. A

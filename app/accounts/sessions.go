@@ -19,7 +19,7 @@ type Announcer interface {
 // endUserSessions revokes every refresh token of userID and marks ended, in
 // tx, each session that may still have access tokens in use; the caller
 // announces the returned ids after the commit.
-func (s *Service) endUserSessions(tx *gorm.DB, userID string, now time.Time) ([]string, error) {
+func (s *Operator) endUserSessions(tx *gorm.DB, userID string, now time.Time) ([]string, error) {
 	ids, err := models.LiveSessionIDs(tx, userID, now.Add(-s.accessTTL))
 	if err != nil {
 		return nil, err
@@ -39,7 +39,7 @@ func endSession(tx *gorm.DB, session string, now time.Time) error {
 }
 
 // announce passes committed marks on to the running instances.
-func (s *Service) announce(ctx context.Context, sessions []string, at time.Time) {
+func (s *Operator) announce(ctx context.Context, sessions []string, at time.Time) {
 	if s.revocations != nil {
 		s.revocations.Announce(ctx, sessions, at)
 	}

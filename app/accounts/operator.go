@@ -5,20 +5,61 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"gorm.io/gorm"
 
 	"apisec/app/errs"
 	"apisec/app/events"
 	"apisec/app/passwords"
+	"apisec/db"
 	"apisec/models"
 )
+
+// Operator carries out the operator's commands (CreateUser, SetRole,
+// SetPlan, DeleteUser). It needs no keys or mailer, so the commands work on
+// a box that reaches only the database; Service is built on one.
+type Operator struct {
+	db          *gorm.DB
+	hasher      *passwords.Hasher
+	log         *slog.Logger
+	clock       func() time.Time
+	accessTTL   time.Duration // how long an access token may outlive the refresh token issued with it
+	revocations Announcer
+}
+
+// NewOperator returns an Operator. accessTTL is ACCESS_TOKEN_TTL, which
+// sessions to end depends on; revocations (may be nil) tells the running
+// instances; log nil discards; now nil is time.Now. It panics without db or
+// hasher: that is a wiring bug, found at start-up.
+func NewOperator(db *gorm.DB, hasher *passwords.Hasher, log *slog.Logger, now func() time.Time, accessTTL time.Duration, revocations Announcer) *Operator {
+	if db == nil || hasher == nil {
+		panic("accounts.NewOperator: DB and Hasher are required")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Operator{db: db, hasher: hasher, log: log, clock: now, accessTTL: accessTTL, revocations: revocations}
+}
+
+// now is the clock in UTC, at the microsecond precision both database
+// engines keep, so a timestamp read back equals the one written.
+func (s *Operator) now() time.Time { return s.clock().UTC().Truncate(time.Microsecond) }
+
+// tx runs fn in one transaction on the request's context, bounded by the
+// database's query timeout.
+func (s *Operator) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return db.Transaction(ctx, s.db, fn)
+}
 
 // CreateUser is the operator's `users create`: the same e-mail and password
 // rules as registration, any role and plan (empty means viewer and the
 // default plan), verified or not, and no e-mail sent. ErrEmailTaken for an
 // address already registered.
-func (s *Service) CreateUser(ctx context.Context, email, password string, role models.Role, plan string, verified bool) (*models.User, error) {
+func (s *Operator) CreateUser(ctx context.Context, email, password string, role models.Role, plan string, verified bool) (*models.User, error) {
 	email, err := normalizeEmail(email)
 	if err != nil {
 		return nil, err
@@ -60,7 +101,7 @@ func (s *Service) CreateUser(ctx context.Context, email, password string, role m
 // the user's sessions are one transaction, so no session keeps minting
 // access tokens under the old role's grant, and those already issued stop
 // working.
-func (s *Service) SetRole(ctx context.Context, email string, role models.Role) error {
+func (s *Operator) SetRole(ctx context.Context, email string, role models.Role) error {
 	if err := checkRole(role); err != nil {
 		return err
 	}
@@ -87,7 +128,7 @@ func (s *Service) SetRole(ctx context.Context, email string, role models.Role) e
 // it owns (cascading from the users row) go in one transaction that also
 // marks its sessions ended, so its access tokens stop working as after a
 // logout-all.
-func (s *Service) DeleteUser(ctx context.Context, email string) error {
+func (s *Operator) DeleteUser(ctx context.Context, email string) error {
 	now := s.now()
 	var ended []string
 	var id string
@@ -111,7 +152,7 @@ func (s *Service) DeleteUser(ctx context.Context, email string) error {
 
 // SetPlan is the operator's `users set-plan`. Sessions go on: the next
 // refresh already carries the new plan.
-func (s *Service) SetPlan(ctx context.Context, email, plan string) error {
+func (s *Operator) SetPlan(ctx context.Context, email, plan string) error {
 	if err := checkPlan(plan); err != nil {
 		return err
 	}
@@ -122,7 +163,7 @@ func (s *Service) SetPlan(ctx context.Context, email, plan string) error {
 
 // updateByEmail runs fn on the user with email in one transaction;
 // ErrUserNotFound when there is none.
-func (s *Service) updateByEmail(ctx context.Context, op, email string, fn func(tx *gorm.DB, u *models.User) error) error {
+func (s *Operator) updateByEmail(ctx context.Context, op, email string, fn func(tx *gorm.DB, u *models.User) error) error {
 	email, err := normalizeEmail(email)
 	if err != nil {
 		return err
