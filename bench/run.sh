@@ -608,17 +608,18 @@ run_profiles() {
 # --------------------------------------------------------------- summary
 
 # cost_centres prints, for S1–S3, the cumulative share of a few functions
-# that stand for the request's main costs.
+# that stand for the request's main costs: the first function whose name
+# starts with the given one (closures are numbered, e.g. RequireAuth.func29).
 cost_centres() {
 	local centres=(
 		"HTTP: read request|net/http.(*conn).readRequest"
 		"HTTP: write responses to clients|net/http.checkConnErrorWriter.Write"
-		"rate limiter (Redis round trip)|apisec/middleware.limit"
-		"access-token check|apisec/app/tokens.(*Service).Verify"
+		"rate limiter (Redis decision)|apisec/app/ratelimit.(*Limiter).Take"
+		"access-token check|apisec/routes.New.RequireAuth.func"
 		"GORM query, total|gorm.io/gorm.(*processor).Execute"
 		"  GORM reflective scan|gorm.io/gorm.Scan"
-		"  GORM logger Trace|gorm.io/gorm/logger.(*slogLogger).Trace"
-		"  database/sql + pgx|database/sql.(*Stmt).QueryContext"
+		"  GORM logger|apisec/db.quietLogger.Trace"
+		"  database/sql + pgx|database/sql.(*DB).QueryContext"
 		"JSON encoding|encoding/json.Marshal"
 		"socket writes (clients, Redis, PG)|net.(*conn).Write"
 		"socket reads (clients, Redis, PG)|net.(*conn).Read"
@@ -630,7 +631,7 @@ cost_centres() {
 	for c in "${centres[@]}"; do
 		label=${c%%|*} fn=${c#*|} row=""
 		for id in S1 S2 S3; do
-			pct=$(awk -v fn="$fn" '$6 == fn {print $5; exit}' "$OUT/profiles/$id.cpu.cum.txt")
+			pct=$(awk -v fn="$fn" 'index($6, fn) == 1 {print $5; exit}' "$OUT/profiles/$id.cpu.cum.txt")
 			row+=$(printf ' %7s' "${pct:--}")
 		done
 		printf '%-34s%s\n' "$label" "$row"
