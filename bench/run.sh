@@ -2,7 +2,7 @@
 # bench/run.sh — the API's load benchmark, on PostgreSQL and Redis as in
 # production. One command from a fresh clone:
 #
-#   bash bench/run.sh               # 3 rounds + one profiled pass, ~15 minutes
+#   bash bench/run.sh               # 3 rounds + one profiled pass, ~20 minutes
 #   ROUNDS=1 PROFILE=0 bash bench/run.sh   # one quick round
 #   ONLY="S2 S3" ROUNDS=3 PROFILE=0 bash bench/run.sh   # some scenarios
 #
@@ -145,8 +145,11 @@ prepare() {
 	(cd "$ROOT" && go build -o "$WORK/apisec" . && go build -o "$WORK/static" ./bench/static)
 	if [ -f "$CEILING_SRC/go.mod" ]; then
 		say "building the minimal server of the same work ($CEILING_SRC)"
-		(cd "$CEILING_SRC" && go build -o "$WORK/ceiling" .) # -o: the folder may be read-only
-		CEILING=$WORK/ceiling
+		if (cd "$CEILING_SRC" && go build -o "$WORK/ceiling" .); then # -o: the folder may be read-only
+			CEILING=$WORK/ceiling
+		else
+			say "the minimal server did not build: S1–S3 run without the API ÷ ceiling ratios"
+		fi
 	else
 		say "no minimal server at $CEILING_SRC: S1–S3 run without the API ÷ ceiling ratios"
 	fi
