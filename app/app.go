@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
@@ -19,6 +20,7 @@ import (
 	"apisec/app/analytics"
 	"apisec/app/config"
 	"apisec/app/mail"
+	"apisec/app/metrics"
 	"apisec/app/passwords"
 	"apisec/app/projects"
 	"apisec/app/ratelimit"
@@ -42,10 +44,12 @@ type App struct {
 	Revocations *revocation.Marks // sessions ended early, checked on every token
 	Hasher      *passwords.Hasher
 	Limits      *ratelimit.Limiters
+	Mail        *mail.Async // every e-mail goes through it; Close waits for those under way
 	Accounts    *accounts.Service
 	Projects    *projects.Service
 	Analytics   *analytics.Service
 	Purger      *retention.Purger
+	Metrics     *metrics.Metrics // nil unless METRICS_ADDR is set
 
 	monotonic func() time.Time // Now before UTC(), which strips the monotonic reading
 	rlPrefix  string
@@ -83,6 +87,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	if err := a.openStorage(ctx, opt.Migrate); err != nil {
 		return nil, err
 	}
+	a.watch()
 	a.rlPrefix = opt.RateLimitPrefix
 	a.Revocations = revocation.New(revocation.Config{
 		DB: a.DB, Redis: a.Redis, Now: a.Now,
@@ -192,10 +197,14 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 			return err
 		}
 	}
+	a.Mail = mail.NewAsync(mailer, a.Log, 0)
+	a.Mail.Observe = a.Metrics.Mail
+	a.closers = append(a.closers, a.Mail.Close)
 	if a.Limits, err = ratelimit.NewLimiters(cfg.Rates, a.newStore, a.Now); err != nil {
 		return err
 	}
 	a.closers = append(a.closers, a.Limits.Close)
+	a.Limits.Metrics = a.Metrics
 	var cooldown accounts.Cooldown
 	if cfg.MailCooldown > 0 {
 		store, err := a.newStore("mail")
@@ -207,11 +216,11 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 		cooldown = c
 	}
 	a.Accounts = accounts.New(accounts.Deps{
-		DB: a.DB, Tokens: a.Tokens, Successors: successors, Hasher: a.Hasher, Mailer: mailer,
+		DB: a.DB, Tokens: a.Tokens, Successors: successors, Hasher: a.Hasher, Mailer: a.Mail,
 		Log: a.Log, Now: a.Now, BaseURL: cfg.BaseURL,
 		RefreshTTL: cfg.RefreshTokenTTL, ReuseGrace: cfg.RefreshReuseGrace, SessionMaxAge: cfg.SessionMaxAge,
 		DeviceTTL: cfg.DeviceTokenTTL, Cooldown: cooldown, DummyKey: dummyKey,
-		ExposeTokens: !cfg.Production(), Revocations: a.Revocations,
+		ExposeTokens: cfg.ExposesTokens(), Revocations: a.Revocations, Metrics: a.Metrics,
 	})
 	// Make the dummy hashes now, not in the first unknown-e-mail login, whose
 	// extra bcrypt run would otherwise stand out in its timing.
@@ -220,10 +229,30 @@ func (a *App) buildServices(mailer mail.Mailer) error {
 	a.Projects = projects.New(a.DB, a.Now)
 	a.Analytics = analytics.New(a.DB, a.Now)
 	a.Purger = newPurger(a.DB, a.Now, a.Log, cfg)
-	if !cfg.Production() {
+	if cfg.ExposesTokens() {
 		a.Log.Warn("APP_ENV is not production: verification and reset tokens are returned in responses")
 	}
 	return nil
+}
+
+// watch makes the metrics, on a registry of this App's own, when
+// METRICS_ADDR asks for them, with the database's and Redis's pool
+// statistics.
+func (a *App) watch() {
+	if a.Config.MetricsAddr == "" {
+		return
+	}
+	names := make([]string, len(ratelimit.Policies))
+	for i, p := range ratelimit.Policies {
+		names[i] = p.Name
+	}
+	a.Metrics = metrics.New(prometheus.NewRegistry(), names...)
+	if sqlDB, err := a.DB.DB(); err == nil {
+		a.Metrics.WatchDB(sqlDB, string(a.Engine))
+	}
+	if a.Redis != nil {
+		a.Metrics.WatchRedis(a.Redis)
+	}
 }
 
 // revocationKeep is how long a session's mark matters: the longest an

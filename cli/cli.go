@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"apisec/app/config"
+	"apisec/app/errs"
 	"apisec/models"
 )
 
@@ -50,17 +51,44 @@ commands:
 // returns the process exit code.
 func Run(ctx context.Context, args []string, env Env) int {
 	err := dispatch(ctx, args, env)
-	var ue *UsageError
-	switch {
-	case err == nil:
+	if err == nil {
 		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintln(env.Stderr, "error:", ue.msg+" (see 'help')")
-		return 2
-	default:
-		fmt.Fprintln(env.Stderr, "error:", err)
-		return 1
 	}
+	code, msg := exitCode(err)
+	if code == exitUsage {
+		msg += " (see 'help')"
+	}
+	fmt.Fprintln(env.Stderr, "error:", msg)
+	return code
+}
+
+// The contract's exit codes.
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// exitCodes is the one table from the services' error kinds to exit codes:
+// a bad value is a usage error, as a bad flag is; every other kind (a taken
+// e-mail, an unknown user, an unavailable database) is a plain failure.
+var exitCodes = map[errs.Kind]int{
+	errs.Invalid: exitUsage,
+}
+
+// exitCode is err's exit code and the message to print: a service error
+// shows only its message, anything else its whole chain.
+func exitCode(err error) (int, string) {
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		return exitUsage, ue.msg
+	}
+	if e, ok := errs.As(err); ok {
+		if code, ok := exitCodes[e.Kind]; ok {
+			return code, e.Message
+		}
+		return exitFailure, e.Message
+	}
+	return exitFailure, err.Error()
 }
 
 func dispatch(ctx context.Context, args []string, env Env) error {

@@ -73,6 +73,16 @@ func serve(ctx context.Context, env Env) error {
 		defer stop()
 		log.Info("pprof listening", "addr", cfg.PprofAddr)
 	}
+	if a.Metrics != nil {
+		// Its own listener: the public one never answers /metrics.
+		ms, err := a.Metrics.Serve(cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer ms.Close()
+		log.Info("metrics listening", "addr", ms.Addr())
+	}
 	if cfg.PurgeInterval > 0 {
 		// Stopped, and waited for, before the deferred a.Close closes the database.
 		pctx, stopPurge := context.WithCancel(ctx)

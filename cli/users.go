@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 
 	"apisec/app"
-	"apisec/app/errs"
 	"apisec/models"
 )
 
@@ -63,7 +61,7 @@ func users(ctx context.Context, args []string, env Env) error {
 	return withAdmin(ctx, env, func(a *app.Admin) error {
 		msg, err := run(a)
 		if err != nil {
-			return cliError(err)
+			return err
 		}
 		fmt.Fprintln(env.Stdout, msg)
 		return nil
@@ -95,18 +93,4 @@ func readPassword(flag string, stdin io.Reader) (string, error) {
 		return "", fmt.Errorf("read password from standard input: %w", err)
 	}
 	return strings.TrimRight(line, "\r\n"), nil
-}
-
-// cliError maps the services' client errors to exit codes: a bad value is
-// a usage error (2); a conflict such as a taken e-mail or an unknown user is
-// a plain failure (1).
-func cliError(err error) error {
-	var e *errs.Error
-	if errors.As(err, &e) && e.Status == http.StatusBadRequest {
-		return usagef("%s", e.Message)
-	}
-	if errors.As(err, &e) {
-		return errors.New(e.Message)
-	}
-	return err
 }

@@ -43,8 +43,10 @@ func TestAddingARoleIsADataMigrationThatDeletesNothing(t *testing.T) {
 	ctx := context.Background()
 	gdb, engine := dbtest.Open(t, 2)
 	sqlDB, _ := gdb.DB()
-	fsys, addRole := withMigration(t, db.Migrations(), "add_auditor_role",
-		"-- +goose Up\nINSERT INTO roles (name) VALUES ('auditor');\n\n-- +goose Down\nDELETE FROM roles WHERE name = 'auditor';\n")
+	// test_role: a name no real role takes, so a team adding its own role
+	// (auditor, billing, ...) does not collide with this test.
+	fsys, addRole := withMigration(t, db.Migrations(), "add_test_role",
+		"-- +goose Up\nINSERT INTO roles (name) VALUES ('test_role');\n\n-- +goose Down\nDELETE FROM roles WHERE name = 'test_role';\n")
 	p, err := db.NewMigratorFS(sqlDB, engine, fsys)
 	if err != nil {
 		t.Fatal(err)
@@ -93,13 +95,13 @@ func TestAddingARoleIsADataMigrationThatDeletesNothing(t *testing.T) {
 		}
 	}
 	now := time.Now().UTC()
-	if err := models.UpdateUser(gdb, viewer, now, map[string]any{"role": models.Role("auditor")}); err != nil {
+	if err := models.UpdateUser(gdb, viewer, now, models.UserChanges{Role: new(models.Role("test_role"))}); err != nil {
 		t.Fatalf("a user cannot be given the added role: %v", err)
 	}
-	if err := models.UpdateUser(gdb, viewer, now, map[string]any{"role": models.Role("root")}); err == nil {
+	if err := models.UpdateUser(gdb, viewer, now, models.UserChanges{Role: new(models.Role("root"))}); err == nil {
 		t.Fatal("a role missing from the roles table was accepted")
 	}
-	roles[viewer] = "auditor"
+	roles[viewer] = "test_role"
 	if _, err := p.Down(ctx); err == nil {
 		t.Fatal("removing a role a user holds succeeded")
 	}
@@ -108,7 +110,7 @@ func TestAddingARoleIsADataMigrationThatDeletesNothing(t *testing.T) {
 	}
 	check("refused down")
 
-	if err := models.UpdateUser(gdb, viewer, now, map[string]any{"role": models.Role(models.RoleViewer)}); err != nil {
+	if err := models.UpdateUser(gdb, viewer, now, models.UserChanges{Role: new(models.RoleViewer)}); err != nil {
 		t.Fatal(err)
 	}
 	roles[viewer] = string(models.RoleViewer)

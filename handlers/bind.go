@@ -45,7 +45,7 @@ func bindJSON(c *gin.Context, dst any) error {
 	case middleware.IsBodyTooLarge(err):
 		return errs.ErrBodyTooLarge
 	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return errs.BadRequest(typeErr.Field + " must be " + jsonKind(typeErr.Type.Kind().String()))
+		return errs.New(errs.Invalid, typeErr.Field+" must be "+jsonKind(typeErr.Type.Kind().String()))
 	}
 	return errs.ErrInvalidJSON
 }

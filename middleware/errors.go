@@ -13,9 +13,24 @@ import (
 	"apisec/db"
 )
 
+// statusOf is the one table from error kinds to HTTP statuses; a kind it
+// lacks is answered 500.
+var statusOf = map[errs.Kind]int{
+	errs.Internal:         http.StatusInternalServerError,
+	errs.Invalid:          http.StatusBadRequest,
+	errs.Unauthenticated:  http.StatusUnauthorized,
+	errs.Forbidden:        http.StatusForbidden,
+	errs.NotFound:         http.StatusNotFound,
+	errs.MethodNotAllowed: http.StatusMethodNotAllowed,
+	errs.Conflict:         http.StatusConflict,
+	errs.TooLarge:         http.StatusRequestEntityTooLarge,
+	errs.TooMany:          http.StatusTooManyRequests,
+	errs.Unavailable:      http.StatusServiceUnavailable,
+}
+
 // Abort answers err and stops the chain. An *errs.Error is answered with its
-// status and message; anything else is logged with the request ID and
-// answered as a plain 500, so internal text never reaches the client.
+// kind's status and its message; anything else is logged with the request
+// ID and answered as a plain 500, so internal text never reaches the client.
 func Abort(c *gin.Context, err error) {
 	e, ok := errs.As(err)
 	switch {
@@ -27,10 +42,14 @@ func Abort(c *gin.Context, err error) {
 		logger(c).Error("request failed", "err", err)
 		e = errs.ErrInternal
 	}
-	if e.Status == http.StatusUnauthorized {
+	if e.Kind == errs.Unauthenticated {
 		c.Header("WWW-Authenticate", "Bearer")
 	}
-	c.AbortWithStatusJSON(e.Status, gin.H{"error": e.Message})
+	status, ok := statusOf[e.Kind]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	c.AbortWithStatusJSON(status, gin.H{"error": e.Message})
 }
 
 // Handler is a Gin handler that returns its answer instead of writing it:
@@ -63,12 +82,16 @@ type RawJSON []byte
 // logger returns the logger set by the logging middleware, tagged with the
 // request ID. It is built only when something is logged, off the hot path.
 func logger(c *gin.Context) *slog.Logger {
-	l, ok := c.Get(loggerKey)
-	sl, _ := l.(*slog.Logger)
-	if !ok || sl == nil {
-		sl = slog.Default()
+	return baseLogger(c).With("request_id", RequestIDFrom(c))
+}
+
+// baseLogger is the logging middleware's logger, untagged.
+func baseLogger(c *gin.Context) *slog.Logger {
+	l, _ := c.Get(loggerKey)
+	if sl, _ := l.(*slog.Logger); sl != nil {
+		return sl
 	}
-	return sl.With("request_id", RequestIDFrom(c))
+	return slog.Default()
 }
 
 const loggerKey = "apisec.logger"

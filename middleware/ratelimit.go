@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"apisec/app/errs"
+	"apisec/app/metrics"
 	"apisec/app/ratelimit"
 )
 
@@ -115,17 +116,20 @@ func storeFailed(c *gin.Context, ls *ratelimit.Limiters, p *ratelimit.Policy, er
 		// The client has gone; that is no store outage to log or count.
 		Abort(c, errs.ErrUnavailable)
 	case p.FailClosed:
+		ls.Metrics.Decision(p.Name, metrics.FailedClosed)
 		logger(c).Error("rate limit store failed; refusing the request", "limiter", p.Name, "err", err)
 		Abort(c, errs.ErrUnavailable)
 	default:
 		ls.FailedOpen.Add(1)
+		ls.Metrics.Decision(p.Name, metrics.FailedOpen)
 		if !ratelimit.IsOpen(err) { // an open breaker has said so already
 			logger(c).Warn("rate limit store failed; letting the request through", "limiter", p.Name, "err", err)
 		}
 	}
 }
 
-// answer sets the headers of res and refuses the request when it was.
+// answer sets the headers of res and refuses the request when it was. It
+// is called once per decision, so it counts them.
 func answer(c *gin.Context, ls *ratelimit.Limiters, p *ratelimit.Policy, res ratelimit.Result) {
 	now := ls.Now()
 	wait := res.WaitSeconds(now)
@@ -137,7 +141,11 @@ func answer(c *gin.Context, ls *ratelimit.Limiters, p *ratelimit.Policy, res rat
 	name := strconv.Quote(res.Name)
 	h.Set(headerPolicy, name+";q="+strconv.FormatInt(res.Limit, 10)+";w="+strconv.FormatInt(int64(res.Window.Seconds()), 10))
 	h.Set(headerRateLimit, name+";r="+remaining+";t="+strconv.FormatInt(wait, 10))
-	if res.Reached {
+	if !res.Reached {
+		ls.Metrics.Decision(p.Name, metrics.Allowed)
+	} else {
+		ls.Metrics.Decision(p.Name, metrics.Limited)
+		limitedLogin(c, ls.Metrics, p.Name)
 		wait = max(wait, 1) // never "retry at once"
 		h.Set(headerRetryAfter, strconv.FormatInt(wait, 10))
 		Abort(c, p.Refuse(time.Duration(wait)*time.Second))

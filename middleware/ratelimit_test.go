@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/ulule/limiter/v3"
 
 	"apisec/app/clocktest"
+	"apisec/app/metrics"
 	"apisec/app/ratelimit"
 	"apisec/app/tokens"
 	"apisec/models"
@@ -243,6 +245,8 @@ func TestAStoreOutageFailsOpenExceptForLogin(t *testing.T) {
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	reg := prometheus.NewRegistry()
+	ls.Metrics = metrics.New(reg, "global", "login", "authenticated")
 	r := rlEngine(t, ls, nil, log)
 
 	for i := range 2 {
@@ -263,6 +267,17 @@ func TestAStoreOutageFailsOpenExceptForLogin(t *testing.T) {
 	if strings.Contains(w.Body.String(), "127.0.0.1") {
 		t.Fatalf("the answer leaks the error: %s", w.Body)
 	}
+	for _, c := range []struct {
+		limiter, outcome string
+		want             float64
+	}{
+		{"global", "failed_open", 3}, {"authenticated", "failed_open", 2}, {"login", "failed_closed", 1}, // the login passed global first
+		{"global", "allowed", 0}, {"login", "failed_open", 0},
+	} {
+		if got := decisions(t, reg, c.limiter, c.outcome); got != c.want {
+			t.Errorf("ratelimit_decisions_total{limiter=%q,outcome=%q} = %v, want %v", c.limiter, c.outcome, got, c.want)
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for _, want := range []string{"letting the request through", "limiter=global", "limiter=authenticated", "refusing the request", "limiter=login"} {
@@ -270,6 +285,27 @@ func TestAStoreOutageFailsOpenExceptForLogin(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, logs.String())
 		}
 	}
+}
+
+// decisions reads ratelimit_decisions_total{limiter,outcome} from reg.
+func decisions(t *testing.T, reg *prometheus.Registry, limiter, outcome string) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != "ratelimit_decisions_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			l := m.GetLabel() // sorted by name: limiter, outcome
+			if l[0].GetValue() == limiter && l[1].GetValue() == outcome {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
 
 type lockedWriter struct {

@@ -88,9 +88,34 @@ func LockUser(tx *gorm.DB, id string) (*User, error) {
 	return &u, nil
 }
 
-// UpdateUser sets the given columns of user id; ErrNotFound if there is none.
-func UpdateUser(db *gorm.DB, id string, now time.Time, cols map[string]any) error {
-	cols["updated_at"] = now
+// UserChanges is an update of a user: nil fields stay as they are.
+type UserChanges struct {
+	PasswordHash  *string
+	Role          *Role
+	Plan          *string
+	EmailVerified *bool
+	CreatedAt     *time.Time // a reclaimed registration starts its clock anew
+}
+
+// UpdateUser applies ch to user id and sets its updated_at to now;
+// ErrNotFound if there is none.
+func UpdateUser(db *gorm.DB, id string, now time.Time, ch UserChanges) error {
+	cols := map[string]any{"updated_at": now}
+	if ch.PasswordHash != nil {
+		cols["password_hash"] = *ch.PasswordHash
+	}
+	if ch.Role != nil {
+		cols["role"] = *ch.Role
+	}
+	if ch.Plan != nil {
+		cols["plan"] = *ch.Plan
+	}
+	if ch.EmailVerified != nil {
+		cols["email_verified"] = *ch.EmailVerified
+	}
+	if ch.CreatedAt != nil {
+		cols["created_at"] = *ch.CreatedAt
+	}
 	res := db.Model(&User{}).Where("id = ?", id).Updates(cols)
 	if res.Error != nil {
 		return fmt.Errorf("update user: %w", translate(res.Error))

@@ -28,6 +28,9 @@ func New(a *app.App) (http.Handler, error) {
 	r.RedirectTrailingSlash = false // a redirect would not be the contract's JSON
 	r.RedirectFixedPath = false
 	https := strings.HasPrefix(a.Config.BaseURL, "https://")
+	if a.Metrics != nil {
+		r.Use(middleware.Metrics(a.Metrics)) // first: its time covers the whole chain
+	}
 	r.Use(middleware.SecurityHeaders(https), middleware.RequestID(), middleware.Logger(a.Log), middleware.Recover(),
 		middleware.CORS(a.Config.CORSAllowedOrigins), middleware.LimitBody(), middleware.NoStore())
 	limits := a.Limits
@@ -59,21 +62,23 @@ func New(a *app.App) (http.Handler, error) {
 	open.POST("/auth/register", h(auth.Register))
 	get(open, "/auth/verify", h(auth.Verify))
 	open.POST("/auth/verify/resend", h(auth.ResendVerification))
-	open.POST("/auth/login", middleware.Limit(limits, ratelimit.Login),
+	// audit: routes whose services log security events name the request.
+	audit := middleware.Audit()
+	open.POST("/auth/login", audit, middleware.LoginAttempt(), middleware.Limit(limits, ratelimit.Login),
 		middleware.Account(auth.LoginAccount), middleware.CountFailures(limits, ratelimit.Account, http.StatusUnauthorized), h(auth.Login))
-	open.POST("/auth/refresh", h(auth.Refresh))
-	open.POST("/auth/logout", h(auth.Logout))
+	open.POST("/auth/refresh", audit, h(auth.Refresh))
+	open.POST("/auth/logout", audit, h(auth.Logout))
 	open.POST("/auth/password/forgot", h(auth.ForgotPassword))
-	open.POST("/auth/password/reset", h(auth.ResetPassword))
+	open.POST("/auth/password/reset", audit, h(auth.ResetPassword))
 
 	// Signed-in routes: the per-user (or per-plan) limit after authentication;
 	// failed authentication is charged to the IP's global budget.
 	signed := r.Group("", middleware.RequireAuth(a.Tokens, limits, ratelimit.Global), middleware.Limit(limits, ratelimit.Authenticated))
 	get(signed, "/auth/me", h(auth.Me))
-	signed.POST("/auth/logout-all", h(auth.LogoutAll))
+	signed.POST("/auth/logout-all", audit, h(auth.LogoutAll))
 	// A wrong current password is a failed check for the account and for
 	// the login limit of the IP.
-	signed.POST("/auth/password/change", middleware.Account(auth.CallerAccount),
+	signed.POST("/auth/password/change", audit, middleware.Account(auth.CallerAccount),
 		middleware.CountFailures(limits, ratelimit.Login, http.StatusForbidden),
 		middleware.CountFailures(limits, ratelimit.Account, http.StatusForbidden), h(auth.ChangePassword))
 	get(signed, "/projects", h(projects.List))
@@ -82,6 +87,9 @@ func New(a *app.App) (http.Handler, error) {
 	signed.PATCH("/projects/:id", h(projects.Update)) // per object: the owner if an editor, or any admin
 	signed.DELETE("/projects/:id", middleware.RequireRole(models.RoleAdmin), h(projects.Delete))
 	get(signed, "/analytics", middleware.RequireRole(models.RoleAdmin), h(analytics.Get))
+	for _, route := range r.Routes() {
+		a.Metrics.Route(route.Method, route.Path)
+	}
 	return r, nil
 }
 

@@ -226,6 +226,13 @@ func TestServeAnswersAndShutsDownGracefully(t *testing.T) {
 // and stderr; it is called at cleanup if the test does not.
 func startServe(t *testing.T, vars map[string]string) (port int, stop func() (int, string)) {
 	t.Helper()
+	port, stopOut := startServeOutput(t, vars)
+	return port, func() (int, string) { code, _, stderr := stopOut(); return code, stderr }
+}
+
+// startServeOutput is startServe whose stop also returns serve's stdout (its log).
+func startServeOutput(t *testing.T, vars map[string]string) (port int, stop func() (code int, stdout, stderr string)) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -235,26 +242,26 @@ func startServe(t *testing.T, vars map[string]string) (port int, stop func() (in
 	vars["PORT"] = strconv.Itoa(port)
 	ctx, cancel := context.WithCancel(context.Background())
 	type exit struct {
-		code   int
-		stderr string
+		code           int
+		stdout, stderr string
 	}
 	done := make(chan exit, 1)
 	go func() {
-		code, _, stderr := runCLI(t, ctx, vars, "serve")
-		done <- exit{code, stderr}
+		code, stdout, stderr := runCLI(t, ctx, vars, "serve")
+		done <- exit{code, stdout, stderr}
 	}()
 	var once sync.Once
 	var last exit
-	stop = func() (int, string) {
+	stop = func() (int, string, string) {
 		once.Do(func() {
 			cancel()
 			select {
 			case last = <-done:
 			case <-time.After(30 * time.Second):
-				last = exit{-1, "serve did not shut down"}
+				last = exit{-1, "", "serve did not shut down"}
 			}
 		})
-		return last.code, last.stderr
+		return last.code, last.stdout, last.stderr
 	}
 	t.Cleanup(func() { stop() })
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
@@ -270,7 +277,7 @@ func startServe(t *testing.T, vars map[string]string) (port int, stop func() (in
 			}
 		}
 		if time.Now().After(deadline) {
-			code, stderr := stop()
+			code, _, stderr := stop()
 			t.Fatalf("serve did not answer /healthz: %v (exit %d, %s)", err, code, stderr)
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -66,6 +66,9 @@ type env struct {
 	Clock *clock
 	Mail  *smtptest.Server
 	Log   *bytes.Buffer // everything the app logged
+	// Metrics is the /metrics URL of the app's own metrics listener, started
+	// as serve starts it when METRICS_ADDR is set (127.0.0.1:0 picks a port).
+	Metrics string
 
 	vars   map[string]string // the settings it was started with
 	prefix string            // its Redis namespace
@@ -143,7 +146,16 @@ func startEnv(t testing.TB, vars map[string]string, prefix string, clk *clock) *
 	}
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
-	return &env{t: t, App: a, URL: srv.URL, Clock: clk, Mail: mailSrv, Log: &logs.Buffer, vars: settings, prefix: prefix}
+	e := &env{t: t, App: a, URL: srv.URL, Clock: clk, Mail: mailSrv, Log: &logs.Buffer, vars: settings, prefix: prefix}
+	if a.Metrics != nil {
+		ms, err := a.Metrics.Serve(cfg.MetricsAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ms.Close() })
+		e.Metrics = "http://" + ms.Addr() + "/metrics"
+	}
+	return e
 }
 
 type syncBuffer struct {

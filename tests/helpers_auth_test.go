@@ -196,7 +196,7 @@ func mailTo(t testing.TB, e *env, addr string, n int) string {
 
 // flushMail waits for every e-mail the app is still sending; later ones are
 // sent before the request that asks for them is answered.
-func flushMail(e *env) { e.App.Accounts.Close() }
+func flushMail(e *env) { e.App.Mail.Close() }
 
 // mailedTo counts the e-mails received so far for addr.
 func mailedTo(e *env, addr string) int {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"gorm.io/gorm"
 
 	"apisec/app/errs"
+	"apisec/app/events"
 	"apisec/app/passwords"
 	"apisec/models"
 )
@@ -64,16 +66,19 @@ func (s *Service) SetRole(ctx context.Context, email string, role models.Role) e
 	}
 	now := s.now()
 	var ended []string
+	var id string
 	err := s.updateByEmail(ctx, "set role", email, func(tx *gorm.DB, u *models.User) error {
-		if err := models.UpdateUser(tx, u.ID, now, map[string]any{"role": role}); err != nil {
+		if err := models.UpdateUser(tx, u.ID, now, models.UserChanges{Role: &role}); err != nil {
 			return err
 		}
 		var err error
+		id = u.ID
 		ended, err = s.endUserSessions(tx, u.ID, now)
 		return err
 	})
 	if err == nil {
 		s.announce(ctx, ended, now)
+		events.Log(ctx, s.log, events.RoleChanged, id, slog.String("role", string(role)))
 	}
 	return err
 }
@@ -85,11 +90,13 @@ func (s *Service) SetRole(ctx context.Context, email string, role models.Role) e
 func (s *Service) DeleteUser(ctx context.Context, email string) error {
 	now := s.now()
 	var ended []string
+	var id string
 	err := s.updateByEmail(ctx, "delete user", email, func(tx *gorm.DB, u *models.User) error {
 		if _, err := models.LockUser(tx, u.ID); err != nil {
 			return err
 		}
 		var err error
+		id = u.ID
 		if ended, err = s.endUserSessions(tx, u.ID, now); err != nil {
 			return err
 		}
@@ -97,6 +104,7 @@ func (s *Service) DeleteUser(ctx context.Context, email string) error {
 	})
 	if err == nil {
 		s.announce(ctx, ended, now)
+		events.Log(ctx, s.log, events.UserDeleted, id)
 	}
 	return err
 }
@@ -108,7 +116,7 @@ func (s *Service) SetPlan(ctx context.Context, email, plan string) error {
 		return err
 	}
 	return s.updateByEmail(ctx, "set plan", email, func(tx *gorm.DB, u *models.User) error {
-		return models.UpdateUser(tx, u.ID, s.now(), map[string]any{"plan": plan})
+		return models.UpdateUser(tx, u.ID, s.now(), models.UserChanges{Plan: &plan})
 	})
 }
 

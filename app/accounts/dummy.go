@@ -132,13 +132,13 @@ func (s *Service) refreshCostsLater(ctx context.Context) {
 // but not its cancellation, for at most backgroundTimeout. It runs nothing
 // and returns false once the service is closed.
 func (s *Service) background(ctx context.Context, fn func(ctx context.Context)) bool {
-	s.mailMu.Lock()
+	s.bgMu.Lock()
 	if s.closed {
-		s.mailMu.Unlock()
+		s.bgMu.Unlock()
 		return false
 	}
 	s.bgWG.Add(1)
-	s.mailMu.Unlock()
+	s.bgMu.Unlock()
 	go func() {
 		defer s.bgWG.Done()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), backgroundTimeout)

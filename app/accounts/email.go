@@ -1,7 +1,6 @@
 package accounts
 
 import (
-	"net/http"
 	netmail "net/mail"
 	"strings"
 	"unicode"
@@ -20,20 +19,20 @@ const (
 	maxLocalPartBytes = 64
 )
 
-// The field-rule violations; each 400 says which rule failed.
+// The field-rule violations; each is Invalid and says which rule failed.
 var (
-	ErrEmailRequired    = errs.BadRequest("Email is required")
-	ErrEmailInvalid     = errs.BadRequest("Email must be a valid address")
-	ErrEmailTooLong     = errs.BadRequest("Email must be at most 254 characters long")
-	ErrEmailLocalLong   = errs.BadRequest("Email must have at most 64 characters before the @")
-	ErrEmailControlChar = errs.BadRequest("Email must not contain control characters")
-	ErrEmailDomain      = errs.BadRequest("Email domain must contain a dot")
-	ErrEmailDomainName  = errs.BadRequest("Email domain must be a valid domain name")
-	ErrRoleInvalid      = errs.BadRequest("Role must be one of " + models.RoleNames(", "))
-	ErrPlanInvalid      = errs.BadRequest("Plan must be 1 to 64 characters of a-z, 0-9, _ and -")
+	ErrEmailRequired    = errs.New(errs.Invalid, "Email is required")
+	ErrEmailInvalid     = errs.New(errs.Invalid, "Email must be a valid address")
+	ErrEmailTooLong     = errs.New(errs.Invalid, "Email must be at most 254 characters long")
+	ErrEmailLocalLong   = errs.New(errs.Invalid, "Email must have at most 64 characters before the @")
+	ErrEmailControlChar = errs.New(errs.Invalid, "Email must not contain control characters")
+	ErrEmailDomain      = errs.New(errs.Invalid, "Email domain must contain a dot")
+	ErrEmailDomainName  = errs.New(errs.Invalid, "Email domain must be a valid domain name")
+	ErrRoleInvalid      = errs.New(errs.Invalid, "Role must be one of "+models.RoleNames(", "))
+	ErrPlanInvalid      = errs.New(errs.Invalid, "Plan must be 1 to 64 characters of a-z, 0-9, _ and -")
 
 	// ErrUserNotFound answers an operator command naming an unknown address.
-	ErrUserNotFound = errs.New(http.StatusNotFound, "no user with that email")
+	ErrUserNotFound = errs.New(errs.NotFound, "no user with that email")
 )
 
 // emailDomains turns a domain into the ASCII form DNS and SMTP use (IDNA2008

@@ -64,6 +64,7 @@ func (b *syncBuffer) String() string {
 // env is one test's service on its own database, clock and SMTP server.
 type env struct {
 	svc    *Service
+	mail   *mail.Async // deps.Mailer
 	deps   Deps
 	db     *gorm.DB
 	clock  *testClock
@@ -106,12 +107,15 @@ func newEnv(t *testing.T, edit ...func(*Deps)) *env {
 		Log:     slog.New(slog.NewTextHandler(e.logs, nil)),
 		Now:     e.clock.Now,
 		BaseURL: testBaseURL, RefreshTTL: testRefreshTTL, ReuseGrace: testGrace,
-		ExposeTokens: true, MailTimeout: 5 * time.Second,
+		ExposeTokens: true,
 	}
 	for _, fn := range edit {
 		fn(&e.deps)
 	}
+	e.mail = mail.NewAsync(e.deps.Mailer, e.deps.Log, 5*time.Second)
+	e.deps.Mailer = e.mail
 	e.svc = New(e.deps)
+	t.Cleanup(func() { e.mail.Close() })
 	t.Cleanup(e.svc.Close)
 	return e
 }
@@ -162,7 +166,7 @@ func (e *env) waitMail(t *testing.T, to, prefix string) string {
 // arrived besides those the test read.
 func (e *env) noMail(t *testing.T) {
 	t.Helper()
-	e.svc.Close()
+	e.mail.Close()
 	if n := len(e.smtp.Messages()) - e.seen; n != 0 {
 		t.Fatalf("%d e-mails sent, want none", n)
 	}
@@ -218,8 +222,8 @@ func (e *env) count(t *testing.T, table, where string, args ...any) int64 {
 func wantErr(t *testing.T, err error, want *errs.Error) {
 	t.Helper()
 	got, ok := errs.As(err)
-	if !ok || got.Status != want.Status || got.Message != want.Message {
-		t.Fatalf("error = %v, want %d %q", err, want.Status, want.Message)
+	if !ok || got.Kind != want.Kind || got.Message != want.Message {
+		t.Fatalf("error = %v, want kind %d %q", err, want.Kind, want.Message)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"apisec/app/errs"
+	"apisec/app/events"
 	"apisec/app/passwords"
 	"apisec/app/tokens"
 	"apisec/models"
@@ -22,8 +23,8 @@ import (
 // takes as long as a wrong password and gets the same ErrInvalidCredentials.
 // "Email not verified" is only said once the password matched. The hasher's
 // ErrUnavailable (too many bcrypt calls waiting) is passed on, wrapped.
-func (s *Service) Login(ctx context.Context, email, password string) (TokenPair, error) {
-	email, err := normalizeEmail(email)
+func (s *Service) Login(ctx context.Context, email, password string) (_ TokenPair, err error) {
+	email, err = normalizeEmail(email)
 	switch {
 	case errors.Is(err, ErrEmailRequired):
 		return TokenPair{}, ErrEmailRequired
@@ -31,6 +32,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 		return TokenPair{}, passwords.ErrRequired
 	}
 	var u *models.User
+	defer func() { s.loginDone(ctx, u, err) }()
 	if err == nil {
 		u, err = models.UserByEmail(s.db.WithContext(ctx), email)
 	} else {
@@ -89,7 +91,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 			return err
 		}
 		if rehash != "" {
-			if err := models.UpdateUser(tx, u.ID, now, map[string]any{"password_hash": rehash}); err != nil {
+			if err := models.UpdateUser(tx, u.ID, now, models.UserChanges{PasswordHash: &rehash}); err != nil {
 				return err
 			}
 		}
@@ -172,7 +174,7 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 		return errs.ErrInvalidRefreshToken
 	}
 	now := s.now()
-	var session string
+	var session, userID string
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		t, err := models.RefreshTokenByHash(tx, tokens.HashOpaqueToken(refreshToken))
 		if err != nil {
@@ -181,7 +183,7 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 		if _, err := models.LockUser(tx, t.UserID); err != nil {
 			return err
 		}
-		session = t.FamilyID
+		session, userID = t.FamilyID, t.UserID
 		return endSession(tx, session, now)
 	})
 	switch {
@@ -191,6 +193,7 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 		return fmt.Errorf("logout: %w", err)
 	}
 	s.announce(ctx, []string{session}, now)
+	events.Log(ctx, s.log, events.SessionRevoked, userID, slog.String("session_id", session))
 	return nil
 }
 
@@ -213,6 +216,7 @@ func (s *Service) LogoutAll(ctx context.Context, userID string) error {
 		return fmt.Errorf("logout all: %w", err)
 	}
 	s.announce(ctx, ended, now)
+	events.Log(ctx, s.log, events.SessionRevoked, userID, slog.Int("sessions", len(ended)))
 	return nil
 }
 

@@ -101,7 +101,7 @@ func TestLoginRehashesAHashOfAnotherCost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := models.UpdateUser(e.db, u.ID, e.clock.Now(), map[string]any{"password_hash": string(old)}); err != nil {
+	if err := models.UpdateUser(e.db, u.ID, e.clock.Now(), models.UserChanges{PasswordHash: new(string(old))}); err != nil {
 		t.Fatal(err)
 	}
 	e.login(t, u.Email)

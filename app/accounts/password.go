@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"apisec/app/errs"
+	"apisec/app/events"
 	"apisec/app/mail"
 	"apisec/app/passwords"
 	"apisec/app/tokens"
@@ -19,7 +20,7 @@ import (
 // every refresh token and of any open reset link are one transaction.
 func (s *Service) ChangePassword(ctx context.Context, userID, current, next string) error {
 	if current == "" { // a bad request, decided before any hash is computed
-		return errs.BadRequest("Current password is required")
+		return errs.New(errs.Invalid, "Current password is required")
 	}
 	if err := passwords.Validate(next); err != nil {
 		return err
@@ -45,6 +46,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next stri
 	case err != nil:
 		return fmt.Errorf("change password: %w", err)
 	}
+	events.Log(ctx, s.log, events.PasswordChanged, userID)
 	return nil
 }
 
@@ -93,7 +95,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		}
 		// The link proved the mailbox: the address is verified, and no
 		// verification link may later bring back a registration's password.
-		if err := models.UpdateUser(tx, t.UserID, now, map[string]any{"email_verified": true}); err != nil {
+		if err := models.UpdateUser(tx, t.UserID, now, models.UserChanges{EmailVerified: new(true)}); err != nil {
 			return err
 		}
 		return models.InvalidateAccountTokens(tx, t.UserID, models.PurposeVerifyEmail, now)
@@ -104,6 +106,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 	case err != nil:
 		return fmt.Errorf("reset password: %w", err)
 	}
+	events.Log(ctx, s.log, events.PasswordReset, t.UserID)
 	return nil
 }
 
@@ -119,7 +122,7 @@ func (s *Service) setPassword(ctx context.Context, userID, hash string, first fu
 				return err
 			}
 		}
-		if err := models.UpdateUser(tx, userID, now, map[string]any{"password_hash": hash}); err != nil {
+		if err := models.UpdateUser(tx, userID, now, models.UserChanges{PasswordHash: &hash}); err != nil {
 			return err
 		}
 		var err error

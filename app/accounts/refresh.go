@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"apisec/app/errs"
+	"apisec/app/events"
 	"apisec/app/tokens"
 	"apisec/models"
 )
@@ -109,7 +110,8 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 		return TokenPair{}, fmt.Errorf("refresh: %w", err)
 	case revoked != "":
 		s.announce(ctx, []string{revoked}, now)
-		s.log.WarnContext(ctx, "spent refresh token reused; session revoked", slog.String("family_id", revoked))
+		s.metrics.RefreshReuse()
+		events.Log(ctx, s.log, events.RefreshReuse, user.ID, slog.String("session_id", revoked))
 		return TokenPair{}, errs.ErrInvalidRefreshToken
 	}
 	access, err := s.issueAccess(user, session)

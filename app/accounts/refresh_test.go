@@ -167,7 +167,7 @@ func TestTheAccessTokenAfterARefreshCarriesTheCurrentRoleAndPlan(t *testing.T) {
 	ctx := context.Background()
 	// A role changed in the database directly (SetRole would also end the
 	// session) and a plan changed by the operator.
-	if err := models.UpdateUser(e.db, u.ID, e.clock.Now(), map[string]any{"role": models.RoleEditor}); err != nil {
+	if err := models.UpdateUser(e.db, u.ID, e.clock.Now(), models.UserChanges{Role: new(models.RoleEditor)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.svc.SetPlan(ctx, u.Email, "pro"); err != nil {
@@ -182,7 +182,7 @@ func TestTheAccessTokenAfterARefreshCarriesTheCurrentRoleAndPlan(t *testing.T) {
 		t.Fatalf("claims = %+v, %v; want editor on pro", c, err)
 	}
 	// A retry within the grace reads them afresh too.
-	if err := models.UpdateUser(e.db, u.ID, e.clock.Now(), map[string]any{"role": models.RoleAdmin}); err != nil {
+	if err := models.UpdateUser(e.db, u.ID, e.clock.Now(), models.UserChanges{Role: new(models.RoleAdmin)}); err != nil {
 		t.Fatal(err)
 	}
 	retry, err := e.svc.Refresh(ctx, p.RefreshToken)

@@ -67,7 +67,7 @@ func (s *Service) Register(ctx context.Context, email, password string) (*models
 	case err != nil:
 		return nil, "", fmt.Errorf("register: %w", err)
 	}
-	s.sendLater(ctx, "verification", u.ID, mail.VerificationMessage(s.baseURL, u.Email, token))
+	s.sendMail(ctx, models.PurposeVerifyEmail, u.ID, mail.VerificationMessage(s.baseURL, u.Email, token))
 	return u, s.exposed(token), nil
 }
 
@@ -90,7 +90,7 @@ func claimAddress(tx *gorm.DB, email, hash string, now time.Time) (*models.User,
 	case u.EmailVerified:
 		return nil, errs.ErrEmailTaken
 	}
-	if err := models.UpdateUser(tx, u.ID, now, map[string]any{"password_hash": hash, "created_at": now}); err != nil {
+	if err := models.UpdateUser(tx, u.ID, now, models.UserChanges{PasswordHash: &hash, CreatedAt: &now}); err != nil {
 		return nil, err
 	}
 	u.PasswordHash, u.CreatedAt, u.UpdatedAt = hash, now, now
@@ -111,11 +111,10 @@ func (s *Service) Verify(ctx context.Context, token string) error {
 		if err != nil {
 			return err
 		}
-		cols := map[string]any{"email_verified": true}
-		if t.PasswordHash != nil { // the password of the registration that sent this link
-			cols["password_hash"] = *t.PasswordHash
-		}
-		if err := models.UpdateUser(tx, t.UserID, now, cols); err != nil {
+		// A nil PasswordHash keeps the password; else it is the one of the
+		// registration that sent this link.
+		ch := models.UserChanges{EmailVerified: new(true), PasswordHash: t.PasswordHash}
+		if err := models.UpdateUser(tx, t.UserID, now, ch); err != nil {
 			return err
 		}
 		// Other links mailed for this address are of no further use.
@@ -190,7 +189,7 @@ func (s *Service) mailAccountToken(ctx context.Context, email, purpose string, t
 	if !send {
 		return "", nil
 	}
-	s.sendLater(ctx, purpose, u.ID, message(s.baseURL, u.Email, token))
+	s.sendMail(ctx, purpose, u.ID, message(s.baseURL, u.Email, token))
 	return s.exposed(token), nil
 }
 

@@ -203,7 +203,7 @@ func TestAMailFailureKeepsTheAccountAndResendWorksLater(t *testing.T) {
 	t.Parallel()
 	down := newEnv(t, func(d *Deps) { d.Mailer = smtpMailer(t, "127.0.0.1", closedPort(t)) })
 	u, first := down.register(t, "ken@example.com")
-	down.svc.Close() // wait for the failed send
+	down.mail.Close() // wait for the failed send
 	logs := down.logs.String()
 	if !strings.Contains(logs, "send e-mail failed") || !strings.Contains(logs, u.ID) {
 		t.Fatalf("the failure was not logged:\n%s", logs)

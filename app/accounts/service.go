@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"apisec/app/mail"
+	"apisec/app/metrics"
 	"apisec/app/passwords"
 	"apisec/app/tokens"
 	"apisec/db"
@@ -47,9 +48,6 @@ func padTo(ctx context.Context, start time.Time, d time.Duration) {
 // Deps.SessionMaxAge is zero.
 const DefaultSessionMaxAge = 720 * time.Hour
 
-// DefaultMailTimeout bounds one asynchronous e-mail when Deps.MailTimeout is zero.
-const DefaultMailTimeout = 30 * time.Second
-
 // Deps is what the service needs; DB, Tokens, Successors, Hasher and Mailer
 // are required.
 type Deps struct {
@@ -57,7 +55,7 @@ type Deps struct {
 	Tokens     *tokens.Service
 	Successors *tokens.SuccessorKey
 	Hasher     *passwords.Hasher
-	Mailer     mail.Mailer
+	Mailer     mail.Mailer      // mail.Async in the App, so no request waits for SMTP
 	Log        *slog.Logger     // nil discards
 	Now        func() time.Time // the clock for every timestamp; nil means time.Now
 	BaseURL    string           // APP_BASE_URL, the start of every link in an e-mail
@@ -66,8 +64,7 @@ type Deps struct {
 	SessionMaxAge time.Duration // SESSION_MAX_AGE; DefaultSessionMaxAge when zero
 	DeviceTTL     time.Duration // DEVICE_TOKEN_TTL; zero issues no device tokens
 	ReuseGrace    time.Duration // REFRESH_REUSE_GRACE; zero treats every reuse as theft
-	ExposeTokens  bool          // outside production: return verification and reset tokens to the caller
-	MailTimeout   time.Duration // per e-mail; DefaultMailTimeout when zero
+	ExposeTokens  bool          // config.ExposesTokens: return verification and reset tokens to the caller
 	Revocations   Announcer     // told of every session ended early; nil: nobody
 	// Cooldown holds back a resend or reset e-mail sent to the same address
 	// within MAIL_COOLDOWN; nil holds none back.
@@ -76,6 +73,9 @@ type Deps struct {
 	// (see dummyCost); every instance must have the same. nil: a random
 	// key, for this process only.
 	DummyKey []byte
+	// Metrics counts login outcomes, refresh reuse and bcrypt rejections;
+	// nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Cooldown admits at most one event per key per period.
@@ -100,18 +100,17 @@ type Service struct {
 	revocations Announcer
 	reuseGrace  time.Duration
 	expose      bool
-	mailTimeout time.Duration
 	cooldown    Cooldown
+	metrics     *metrics.Metrics
 
 	dummyKey  []byte
 	costs     atomic.Pointer[costShares] // nil until first read
 	costsBusy atomic.Bool                // a background RefreshCosts runs
 	costsSeq  atomic.Uint64              // RefreshCosts calls begun
 
-	mailMu sync.Mutex // guards closed and the WaitGroups' Add against Close's Wait
+	bgMu   sync.Mutex // guards closed and bgWG.Add against Close's Wait
 	closed bool
-	mailWG sync.WaitGroup
-	bgWG   sync.WaitGroup // background work other than mail
+	bgWG   sync.WaitGroup
 }
 
 // TokenPair is the answer to a login or a refresh.
@@ -135,8 +134,8 @@ func New(d Deps) *Service {
 		db: d.DB, tokens: d.Tokens, successors: d.Successors, hasher: d.Hasher, mailer: d.Mailer,
 		log: d.Log, clock: d.Now, baseURL: d.BaseURL,
 		refreshTTL: d.RefreshTTL, maxAge: d.SessionMaxAge, deviceTTL: d.DeviceTTL, reuseGrace: max(d.ReuseGrace, 0), expose: d.ExposeTokens,
-		mailTimeout: d.MailTimeout, accessTTL: d.Tokens.TTL(), revocations: d.Revocations,
-		cooldown: d.Cooldown, dummyKey: d.DummyKey,
+		accessTTL: d.Tokens.TTL(), revocations: d.Revocations,
+		cooldown: d.Cooldown, dummyKey: d.DummyKey, metrics: d.Metrics,
 	}
 	if s.dummyKey == nil {
 		s.dummyKey = []byte(rand.Text())
@@ -146,9 +145,6 @@ func New(d Deps) *Service {
 	}
 	if s.clock == nil {
 		s.clock = time.Now
-	}
-	if s.mailTimeout <= 0 {
-		s.mailTimeout = DefaultMailTimeout
 	}
 	if s.maxAge <= 0 {
 		s.maxAge = DefaultSessionMaxAge
@@ -171,17 +167,16 @@ func NewOperator(db *gorm.DB, hasher *passwords.Hasher, log *slog.Logger, now fu
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, hasher: hasher, log: log, clock: now, mailTimeout: DefaultMailTimeout, accessTTL: accessTTL,
+	return &Service{db: db, hasher: hasher, log: log, clock: now, accessTTL: accessTTL,
 		revocations: revocations, dummyKey: []byte(rand.Text())}
 }
 
-// Close waits for the e-mails still being sent (each is bounded by the mail
-// timeout). Mail asked for after Close is sent synchronously.
+// Close waits for the background work under way (see background); none
+// starts after it. The mailer has a Close of its own.
 func (s *Service) Close() {
-	s.mailMu.Lock()
+	s.bgMu.Lock()
 	s.closed = true
-	s.mailMu.Unlock()
-	s.mailWG.Wait()
+	s.bgMu.Unlock()
 	s.bgWG.Wait()
 }
 
@@ -195,39 +190,16 @@ func (s *Service) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	return db.Transaction(ctx, s.db, fn)
 }
 
-// sendLater sends m in the background so the request does not wait for the
-// SMTP server; a failure is logged (with the user id, never the message,
-// which holds a token) and loses nothing but the e-mail: the user can ask
-// for another. The send outlives the request, so it keeps ctx's values but
-// not its cancellation.
-func (s *Service) sendLater(ctx context.Context, kind, userID string, m mail.Message) {
-	ctx = context.WithoutCancel(ctx)
-	send := func() {
-		ctx, cancel := context.WithTimeout(ctx, s.mailTimeout)
-		defer cancel()
-		if err := s.mailer.Send(ctx, m); err != nil {
-			s.log.ErrorContext(ctx, "send e-mail failed",
-				slog.String("kind", kind), slog.String("user_id", userID), slog.String("error", err.Error()))
-		}
+// sendMail hands m to the mailer, tagged with what it is for and whom. A
+// failure is logged with the user id, never the message, which holds a
+// token (mail.Async logs its own, later ones).
+func (s *Service) sendMail(ctx context.Context, kind, userID string, m mail.Message) {
+	m.Kind, m.UserID = kind, userID
+	if err := s.mailer.Send(ctx, m); err != nil {
+		s.log.ErrorContext(ctx, "send e-mail failed",
+			slog.String("kind", kind), slog.String("user_id", userID), slog.String("error", err.Error()))
 	}
-	s.mailMu.Lock()
-	if s.closed {
-		s.mailMu.Unlock()
-		send()
-		return
-	}
-	s.mailWG.Add(1)
-	s.mailMu.Unlock()
-	go func() {
-		defer s.mailWG.Done()
-		send()
-	}()
 }
-
-// ExposesTokens reports whether the service hands the verification and
-// reset tokens it mails to its caller as well (outside production only, so
-// development needs no mail server). It is the one owner of that choice.
-func (s *Service) ExposesTokens() bool { return s.expose }
 
 // exposed returns token when the service may hand tokens to the caller.
 func (s *Service) exposed(token string) string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -72,6 +73,9 @@ type Config struct {
 
 	LogLevel  slog.Level
 	PprofAddr string // empty: no profiling listener
+	// MetricsAddr is the address of the /metrics listener; empty: none,
+	// and nothing is counted.
+	MetricsAddr string
 
 	CORSAllowedOrigins []string // exact, lower-case origins; empty: no CORS headers at all
 
@@ -92,6 +96,13 @@ type SMTP struct {
 
 // Production reports whether the app runs with production rules.
 func (c *Config) Production() bool { return c.Env == Production }
+
+// ExposesTokens reports whether the verification and reset tokens that are
+// mailed are also returned in the answers, so development needs no mail
+// server: outside production only. It is the one owner of that rule; the
+// accounts service, the listen address default and the start-up warning
+// follow it.
+func (c *Config) ExposesTokens() bool { return !c.Production() }
 
 // WithDotenv layers getenv over the .env file at path (if there is one):
 // a variable set in the environment wins. The process environment is never
@@ -152,9 +163,10 @@ func Load(getenv func(string) string) (*Config, error) {
 			Password: p.str("SMTP_PASSWORD", ""),
 			From:     p.str("SMTP_FROM", "no-reply@localhost"),
 		},
-		Rates:     p.rates(),
-		LogLevel:  p.logLevel("LOG_LEVEL"),
-		PprofAddr: p.str("PPROF_ADDR", ""),
+		Rates:       p.rates(),
+		LogLevel:    p.logLevel("LOG_LEVEL"),
+		PprofAddr:   p.str("PPROF_ADDR", ""),
+		MetricsAddr: p.str("METRICS_ADDR", ""),
 
 		CORSAllowedOrigins: p.origins("CORS_ALLOWED_ORIGINS"),
 
@@ -226,12 +238,17 @@ func (c *Config) check() error {
 		// still fall inside the grace window, or it revokes the session.
 		return errors.New("REFRESH_REUSE_GRACE must be longer than DB_QUERY_TIMEOUT (or 0s, no grace), so a client retrying a refresh after a 503 is not logged out")
 	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("METRICS_ADDR must be host:port (e.g. 127.0.0.1:9090), not %q", c.MetricsAddr)
+		}
+	}
 	if c.DatabaseURL == "" && !c.Production() {
 		c.DatabaseURL = DefaultDatabaseURL
 	}
-	if c.Host == "" && !c.Production() {
-		// A development server hands out verification and reset tokens in
-		// its answers: only this machine may reach it unless told otherwise.
+	if c.Host == "" && c.ExposesTokens() {
+		// A server that hands out verification and reset tokens in its
+		// answers: only this machine may reach it unless told otherwise.
 		c.Host = "127.0.0.1"
 	}
 	return nil

@@ -1,48 +1,62 @@
 // Package errs holds the error kinds of the API contract. Services return
-// them; the error middleware is the only place that writes them as JSON.
+// them; each edge turns a kind into its own terms (middleware into an HTTP
+// status, cli into an exit code), so no service knows of either.
 package errs
 
 import (
 	"errors"
-	"net/http"
 	"strconv"
 )
 
-// Error is an error the client may see: an HTTP status and the contract's
-// message. Anything that is not an *Error is answered as a plain 500.
+// Kind is what went wrong, as far as the caller is concerned.
+type Kind uint8
+
+// The kinds. The zero value is Internal: a kind nobody chose is nobody's fault but ours.
+const (
+	Internal         Kind = iota
+	Invalid               // a bad value; the message says which rule failed
+	Unauthenticated       // no, or no valid, credentials
+	Forbidden             // valid credentials, not allowed
+	NotFound              // no such thing
+	MethodNotAllowed      // the thing exists, the operation does not
+	Conflict              // it exists already
+	TooLarge              // the input is over its size limit
+	TooMany               // a rate limit is reached
+	Unavailable           // a dependency (database, Redis, bcrypt slots) did not answer in time
+)
+
+// Error is an error the client may see: a kind and the contract's message.
+// Anything that is not an *Error is answered as Internal, its text logged.
 type Error struct {
-	Status  int
+	Kind    Kind
 	Message string
 }
 
 func (e *Error) Error() string { return e.Message }
 
-// New returns an Error with the given status and message.
-func New(status int, message string) *Error { return &Error{Status: status, Message: message} }
-
-// BadRequest is a 400 whose message says which rule failed.
-func BadRequest(message string) *Error { return New(http.StatusBadRequest, message) }
+// New returns an Error of the given kind and message.
+func New(kind Kind, message string) *Error { return &Error{Kind: kind, Message: message} }
 
 // The contract's fixed answers.
 var (
-	ErrAuthRequired        = New(http.StatusUnauthorized, "Authentication required")
-	ErrTokenExpired        = New(http.StatusUnauthorized, "Token expired")
-	ErrInvalidToken        = New(http.StatusUnauthorized, "Invalid token")
-	ErrForbidden           = New(http.StatusForbidden, "Insufficient permissions")
-	ErrInvalidCredentials  = New(http.StatusUnauthorized, "Invalid email or password")
-	ErrEmailNotVerified    = New(http.StatusForbidden, "Email not verified")
-	ErrEmailTaken          = New(http.StatusConflict, "Email already registered")
-	ErrInvalidRefreshToken = New(http.StatusUnauthorized, "Invalid refresh token")
-	ErrInvalidVerification = New(http.StatusBadRequest, "Invalid or expired verification token")
-	ErrInvalidResetToken   = New(http.StatusBadRequest, "Invalid or expired reset token")
-	ErrWrongPassword       = New(http.StatusForbidden, "Current password is incorrect")
-	ErrTooManyRequests     = New(http.StatusTooManyRequests, "Too many requests")
-	ErrInvalidJSON         = New(http.StatusBadRequest, "Invalid JSON body")
-	ErrBodyTooLarge        = New(http.StatusRequestEntityTooLarge, "Request body too large")
-	ErrNotFound            = New(http.StatusNotFound, "Not found")
-	ErrMethodNotAllowed    = New(http.StatusMethodNotAllowed, "Method not allowed")
-	ErrUnavailable         = New(http.StatusServiceUnavailable, "Service unavailable")
-	ErrInternal            = New(http.StatusInternalServerError, "Internal server error")
+	ErrAuthRequired        = New(Unauthenticated, "Authentication required")
+	ErrTokenExpired        = New(Unauthenticated, "Token expired")
+	ErrInvalidToken        = New(Unauthenticated, "Invalid token")
+	ErrForbidden           = New(Forbidden, "Insufficient permissions")
+	ErrInvalidCredentials  = New(Unauthenticated, "Invalid email or password")
+	ErrEmailNotVerified    = New(Forbidden, "Email not verified")
+	ErrEmailTaken          = New(Conflict, "Email already registered")
+	ErrInvalidRefreshToken = New(Unauthenticated, "Invalid refresh token")
+	ErrInvalidVerification = New(Invalid, "Invalid or expired verification token")
+	ErrInvalidResetToken   = New(Invalid, "Invalid or expired reset token")
+	ErrWrongPassword       = New(Forbidden, "Current password is incorrect")
+	ErrTooManyRequests     = New(TooMany, "Too many requests")
+	ErrInvalidJSON         = New(Invalid, "Invalid JSON body")
+	ErrBodyTooLarge        = New(TooLarge, "Request body too large")
+	ErrNotFound            = New(NotFound, "Not found")
+	ErrMethodNotAllowed    = New(MethodNotAllowed, "Method not allowed")
+	ErrUnavailable         = New(Unavailable, "Service unavailable")
+	ErrInternal            = New(Internal, "Internal server error")
 )
 
 // As returns the *Error inside err, if any.
@@ -52,9 +66,7 @@ func As(err error) (*Error, bool) {
 	return e, ok
 }
 
-// TooManyLoginAttempts is the login limiter's 429; minutes is rounded up by the caller.
+// TooManyLoginAttempts is the login limiter's refusal; minutes is rounded up by the caller.
 func TooManyLoginAttempts(minutes int64) *Error {
-	return New(http.StatusTooManyRequests, "Too many login attempts. Try again in "+itoa(minutes)+" minutes.")
+	return New(TooMany, "Too many login attempts. Try again in "+strconv.FormatInt(minutes, 10)+" minutes.")
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,5 +1,5 @@
 // Package mail sends the API's e-mails: through SMTP when it is configured,
-// to the log otherwise.
+// to the log otherwise; Async does either in the background.
 package mail
 
 import (
@@ -17,6 +17,11 @@ type Message struct {
 	To      string
 	Subject string
 	Text    string
+
+	// Kind and UserID say what the message is for and whom, for the logs;
+	// they are not sent.
+	Kind   string
+	UserID string
 }
 
 // Mailer sends messages.

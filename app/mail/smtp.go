@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net"
 	netmail "net/mail"
-	"net/smtp"
 	"os"
 	"strconv"
+	"sync"
 	"time"
+
+	gomail "github.com/wneessen/go-mail"
 )
 
 // SMTPConfig says how to reach the SMTP server (the SMTP_* settings).
@@ -22,18 +24,35 @@ type SMTPConfig struct {
 	From     string        // "noreply@example.com" or "Example <noreply@example.com>"
 	Timeout  time.Duration // for the whole conversation; 10s when zero
 
-	// TLS is used for STARTTLS; nil means the system roots. Its ServerName
-	// defaults to Host, so the server's certificate is checked against Host.
+	// ImplicitTLS speaks TLS from the first byte (SMTPS, RFC 8314) instead
+	// of upgrading with STARTTLS; always on for port 465.
+	ImplicitTLS bool
+	// TLS is used for STARTTLS or implicit TLS; nil means the system roots.
+	// Its ServerName defaults to Host, so the certificate is checked
+	// against Host.
 	TLS *tls.Config
 	// LocalName is the name sent with EHLO; "localhost" when empty.
 	LocalName string
 }
 
-// SMTP is a Mailer that delivers through an SMTP server: STARTTLS whenever
-// the server offers it, then AUTH PLAIN when a username is configured.
+// authMechanisms are tried strongest first; the first the server offers is
+// used. PLAIN and LOGIN reveal the password, so go-mail sends them only
+// over TLS or to a loopback server.
+var authMechanisms = []gomail.SMTPAuthType{
+	gomail.SMTPAuthSCRAMSHA256PLUS, gomail.SMTPAuthSCRAMSHA256,
+	gomail.SMTPAuthSCRAMSHA1PLUS, gomail.SMTPAuthSCRAMSHA1,
+	gomail.SMTPAuthCramMD5, gomail.SMTPAuthPlain, gomail.SMTPAuthLogin,
+}
+
+// SMTP is a Mailer that delivers through an SMTP server with go-mail:
+// implicit TLS or STARTTLS (required unless the server is on loopback),
+// then, when a username is configured, the strongest AUTH mechanism the
+// server offers. The message is compose's, not a go-mail Msg: v0.8.1 labels
+// a body 7bit yet writes it quoted-printable ("token=3D..." in a link).
 type SMTP struct {
 	cfg  SMTPConfig
 	from *netmail.Address
+	opts []gomail.Option
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
@@ -49,6 +68,7 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	if cfg.Port < 0 || cfg.Port > 65535 {
 		return nil, fmt.Errorf("mail: SMTP port %d out of range", cfg.Port)
 	}
+	cfg.ImplicitTLS = cfg.ImplicitTLS || cfg.Port == 465
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
@@ -69,7 +89,26 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	if cfg.TLS.ServerName == "" {
 		cfg.TLS.ServerName = cfg.Host
 	}
-	return &SMTP{cfg: cfg, from: from, dial: (&net.Dialer{}).DialContext}, nil
+
+	// The message carries a sign-in link: over a network it never goes in
+	// clear text, where STARTTLS could also have been stripped. Implicit TLS
+	// is set up by dial, so go-mail must not look for STARTTLS as well.
+	policy := gomail.TLSMandatory
+	switch {
+	case cfg.ImplicitTLS:
+		policy = gomail.NoTLS
+	case isLoopback(cfg.Host):
+		policy = gomail.TLSOpportunistic
+	}
+	opts := []gomail.Option{
+		gomail.WithPort(cfg.Port), gomail.WithTimeout(cfg.Timeout), gomail.WithHELO(cfg.LocalName),
+		gomail.WithTLSPolicy(policy), gomail.WithTLSConfig(cfg.TLS),
+	}
+	if cfg.Username != "" {
+		opts = append(opts, gomail.WithUsername(cfg.Username), gomail.WithPassword(cfg.Password),
+			gomail.WithOpportunisticSMTPAuth(authMechanisms...))
+	}
+	return &SMTP{cfg: cfg, from: from, opts: opts, dial: (&net.Dialer{}).DialContext}, nil
 }
 
 // Send delivers m, giving up when ctx ends or the configured timeout passes.
@@ -82,64 +121,54 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	addr := net.JoinHostPort(s.cfg.Host, strconv.Itoa(s.cfg.Port))
-	if err := s.send(ctx, addr, to.Address, msg); err != nil {
+	if err := s.send(ctx, to.Address, msg); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			// Connection deadlines come only from ctx, so it is ending too;
+			// Connection deadlines never outlast ctx, so it is ending too;
 			// wait the instant for it to say why ("i/o timeout" does not).
 			<-ctx.Done()
 		}
 		if cerr := ctx.Err(); cerr != nil {
 			err = fmt.Errorf("%w (%w)", err, cerr)
 		}
-		return fmt.Errorf("mail: smtp %s: %w", addr, err)
+		return fmt.Errorf("mail: smtp %s: %w", net.JoinHostPort(s.cfg.Host, strconv.Itoa(s.cfg.Port)), err)
 	}
 	return nil
 }
 
-func (s *SMTP) send(ctx context.Context, addr, rcpt string, msg []byte) error {
-	conn, err := s.dial(ctx, "tcp", addr)
-	if err != nil {
-		return fmt.Errorf("dial: %w", err)
-	}
-	defer conn.Close()
-	// net/smtp has no context support: the deadline bounds every read and
-	// write, and cancelling ctx moves it to now, failing the pending call.
-	if d, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(d)
-	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
-	defer stop()
-
-	c, err := smtp.NewClient(conn, s.cfg.Host)
-	if err != nil {
-		return fmt.Errorf("greeting: %w", err)
-	}
-	defer c.Close()
-	if err := c.Hello(s.cfg.LocalName); err != nil {
-		return fmt.Errorf("ehlo: %w", err)
-	}
-	if ok, _ := c.Extension("STARTTLS"); ok {
-		if err := c.StartTLS(s.cfg.TLS); err != nil {
-			return fmt.Errorf("starttls: %w", err)
+func (s *SMTP) send(ctx context.Context, rcpt string, msg []byte) error {
+	var conn net.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close() // go-mail leaves it open when the greeting, TLS or AUTH fails
 		}
-	} else if !isLoopback(s.cfg.Host) {
-		// The message carries a sign-in link: never send it in clear text
-		// over a network, where STARTTLS could also have been stripped.
-		return errors.New("server does not offer STARTTLS; refusing to send in clear text")
-	}
-	if s.cfg.Username != "" {
-		// PlainAuth refuses to send the password unless the connection is
-		// now TLS or Host is localhost; a server without STARTTLS thus
-		// fails here instead of receiving credentials in clear text.
-		if err := c.Auth(smtp.PlainAuth("", s.cfg.Username, s.cfg.Password, s.cfg.Host)); err != nil {
-			return fmt.Errorf("auth: %w", err)
+	}()
+	dial := func(dialCtx context.Context, network, addr string) (net.Conn, error) {
+		c, err := s.dial(dialCtx, network, addr)
+		if err != nil {
+			return nil, err
 		}
+		conn = bound(c, ctx)
+		if !s.cfg.ImplicitTLS {
+			return conn, nil
+		}
+		tc := tls.Client(conn, s.cfg.TLS)
+		if err := tc.HandshakeContext(dialCtx); err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		return tc, nil
 	}
-	if err := c.Mail(s.from.Address); err != nil {
+	client, err := gomail.NewClient(s.cfg.Host, append(s.opts, gomail.WithDialContextFunc(dial))...)
+	if err != nil {
+		return err
+	}
+	c, err := client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	if err := c.Mail((&netmail.Address{Address: s.from.Address}).String()); err != nil {
 		return fmt.Errorf("mail from: %w", err)
 	}
-	if err := c.Rcpt(rcpt); err != nil {
+	if err := c.Rcpt((&netmail.Address{Address: rcpt}).String()); err != nil {
 		return fmt.Errorf("rcpt to: %w", err)
 	}
 	w, err := c.Data()
@@ -154,8 +183,35 @@ func (s *SMTP) send(ctx context.Context, addr, rcpt string, msg []byte) error {
 		return fmt.Errorf("data: %w", err)
 	}
 	// The server has accepted the message; a failed QUIT changes nothing.
-	_ = c.Quit()
+	_ = client.CloseWithSMTPClient(c)
 	return nil
+}
+
+// boundConn keeps every deadline go-mail sets within ctx, so the whole
+// conversation ends with ctx and cancelling it fails the pending read or
+// write. go-mail and crypto/tls set deadlines only through SetDeadline.
+type boundConn struct {
+	net.Conn
+	ctx context.Context
+	mu  sync.Mutex // orders a deadline set against ctx ending
+}
+
+func bound(c net.Conn, ctx context.Context) *boundConn {
+	b := &boundConn{Conn: c, ctx: ctx}
+	b.SetDeadline(time.Time{})
+	context.AfterFunc(ctx, func() { b.SetDeadline(time.Time{}) })
+	return b
+}
+
+func (b *boundConn) SetDeadline(t time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ctx.Err() != nil {
+		t = time.Unix(1, 0)
+	} else if d, ok := b.ctx.Deadline(); ok && (t.IsZero() || d.Before(t)) {
+		t = d
+	}
+	return b.Conn.SetDeadline(t)
 }
 
 // isLoopback reports whether host names this machine, where a plain local

@@ -3,7 +3,9 @@ package mail
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	netmail "net/mail"
 	"strings"
@@ -111,8 +113,9 @@ func TestSMTPUsesSTARTTLSAndChecksTheCertificate(t *testing.T) {
 	// Default config: the self-signed certificate is not trusted, and the
 	// mailer must not fall back to plain text.
 	strict := newMailer(t, srv, nil)
-	if err := strict.Send(t.Context(), Message{To: "ann@example.com", Subject: "s", Text: "t"}); err == nil {
-		t.Fatal("sent over TLS with an untrusted certificate")
+	err := strict.Send(t.Context(), Message{To: "ann@example.com", Subject: "s", Text: "t"})
+	if !errors.As(err, new(x509.UnknownAuthorityError)) {
+		t.Fatalf("got %v, want an untrusted certificate error", err)
 	}
 	if n := len(srv.Messages()); n != 1 {
 		t.Errorf("server holds %d messages, want 1", n)
@@ -121,32 +124,92 @@ func TestSMTPUsesSTARTTLSAndChecksTheCertificate(t *testing.T) {
 
 func TestSMTPRefusesACertificateForAnotherHost(t *testing.T) {
 	t.Parallel()
-	serverTLS, roots := smtptest.NewTLS(t, "mail.example.org")
-	srv := smtptest.StartWith(t, smtptest.Options{TLS: serverTLS})
-	mailer := newMailer(t, srv, func(c *SMTPConfig) { c.TLS = &tls.Config{RootCAs: roots} })
-	err := mailer.Send(t.Context(), Message{To: "ann@example.com", Subject: "s", Text: "t"})
-	if err == nil || !strings.Contains(err.Error(), "starttls") {
-		t.Fatalf("got %v, want a certificate error", err)
+	for _, implicit := range []bool{false, true} {
+		serverTLS, roots := smtptest.NewTLS(t, "mail.example.org")
+		srv := smtptest.StartWith(t, smtptest.Options{TLS: serverTLS, ImplicitTLS: implicit})
+		mailer := newMailer(t, srv, func(c *SMTPConfig) { c.TLS, c.ImplicitTLS = &tls.Config{RootCAs: roots}, implicit })
+		err := mailer.Send(t.Context(), Message{To: "ann@example.com", Subject: "s", Text: "t"})
+		if !errors.As(err, new(x509.HostnameError)) {
+			t.Fatalf("implicit TLS %v: got %v, want a certificate name error", implicit, err)
+		}
+		if n := len(srv.Messages()); n != 0 {
+			t.Errorf("implicit TLS %v: server holds %d messages, want 0", implicit, n)
+		}
 	}
 }
 
-func TestSMTPAuthenticatesAfterSTARTTLS(t *testing.T) {
+func TestSMTPSpeaksImplicitTLS(t *testing.T) {
 	t.Parallel()
 	serverTLS, roots := smtptest.NewTLS(t)
-	srv := smtptest.StartWith(t, smtptest.Options{TLS: serverTLS, Username: "app", Password: "s3cret"})
-	config := func(password string) func(*SMTPConfig) {
-		return func(c *SMTPConfig) { c.TLS, c.Username, c.Password = &tls.Config{RootCAs: roots}, "app", password }
-	}
-	msg := Message{To: "ann@example.com", Subject: "s", Text: "t"}
+	srv := smtptest.StartWith(t, smtptest.Options{TLS: serverTLS, ImplicitTLS: true})
+	msg := VerificationMessage("https://app.example.com", "ann@example.com", "tok")
 
-	if err := newMailer(t, srv, config("s3cret")).Send(t.Context(), msg); err != nil {
+	if err := newMailer(t, srv, func(c *SMTPConfig) { c.TLS, c.ImplicitTLS = &tls.Config{RootCAs: roots}, true }).Send(t.Context(), msg); err != nil {
 		t.Fatal(err)
 	}
-	if got := srv.WaitMessage(t, 5*time.Second); got.AuthUser != "app" || !got.TLS {
-		t.Errorf("auth %q, TLS %v", got.AuthUser, got.TLS)
+	if got := srv.WaitMessage(t, 5*time.Second); !got.TLS || got.To[0] != "ann@example.com" || got.Subject != msg.Subject {
+		t.Errorf("TLS %v, to %v, subject %q", got.TLS, got.To, got.Subject)
 	}
-	if err := newMailer(t, srv, config("wrong")).Send(t.Context(), msg); err == nil || !strings.Contains(err.Error(), "auth") {
-		t.Errorf("wrong password: got %v, want an auth error", err)
+	// The system roots do not trust the test certificate: no message.
+	err := newMailer(t, srv, func(c *SMTPConfig) { c.ImplicitTLS = true }).Send(t.Context(), msg)
+	if !errors.As(err, new(x509.UnknownAuthorityError)) {
+		t.Errorf("got %v, want an untrusted certificate error", err)
+	}
+	// A STARTTLS client waits for a greeting the TLS server never sends.
+	plain := newMailer(t, srv, func(c *SMTPConfig) { c.Timeout = 300 * time.Millisecond })
+	if err := plain.Send(t.Context(), msg); err == nil {
+		t.Error("sent in clear text to an implicit TLS server")
+	}
+	if n := len(srv.Messages()); n != 1 {
+		t.Errorf("server holds %d messages, want 1", n)
+	}
+}
+
+// redirect makes m reach srv whatever host it is configured with, as DNS
+// would for a remote server.
+func redirect(m *SMTP, srv *smtptest.Server) {
+	m.dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, srv.Addr())
+	}
+}
+
+func TestSMTPAuthenticatesOverTLS(t *testing.T) {
+	t.Parallel()
+	const password = "s3cret-Pa55"
+	for _, implicit := range []bool{false, true} {
+		for _, mech := range []string{"PLAIN", "LOGIN", "CRAM-MD5"} {
+			t.Run(fmt.Sprintf("%s implicit=%v", mech, implicit), func(t *testing.T) {
+				t.Parallel()
+				// A remote name: PLAIN and LOGIN go only over TLS there.
+				serverTLS, roots := smtptest.NewTLS(t, "smtp.example.com")
+				srv := smtptest.StartWith(t, smtptest.Options{TLS: serverTLS, ImplicitTLS: implicit,
+					Username: "app", Password: password, AuthMechanisms: []string{mech}})
+				send := func(password string) error {
+					m := newMailer(t, srv, func(c *SMTPConfig) {
+						c.Host, c.ImplicitTLS, c.TLS = "smtp.example.com", implicit, &tls.Config{RootCAs: roots}
+						c.Username, c.Password = "app", password
+					})
+					redirect(m, srv)
+					return m.Send(t.Context(), Message{To: "ann@example.com", Subject: "s", Text: "t"})
+				}
+
+				if err := send(password); err != nil {
+					t.Fatal(err)
+				}
+				if got := srv.WaitMessage(t, 5*time.Second); got.AuthUser != "app" || !got.TLS {
+					t.Errorf("auth %q, TLS %v", got.AuthUser, got.TLS)
+				}
+				err := send("wr0ng-Pa55")
+				if err == nil || !strings.Contains(err.Error(), "535") {
+					t.Errorf("wrong password: got %v, want the server's 535", err)
+				} else if strings.Contains(err.Error(), "Pa55") {
+					t.Errorf("the error shows the password: %v", err)
+				}
+				if n := len(srv.Messages()); n != 1 {
+					t.Errorf("server holds %d messages, want 1", n)
+				}
+			})
+		}
 	}
 }
 
@@ -169,9 +232,7 @@ func TestSMTPSendsWithoutTLSOnLoopbackOnly(t *testing.T) {
 		func(c *SMTPConfig) { c.Host = "smtp.example.com" },
 	} {
 		remote := newMailer(t, srv, cfg)
-		remote.dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, srv.Addr())
-		}
+		redirect(remote, srv)
 		if err := remote.Send(t.Context(), msg); err == nil || !strings.Contains(err.Error(), "STARTTLS") {
 			t.Fatalf("got %v, want a refusal to send in clear text", err)
 		}
@@ -259,6 +320,21 @@ func TestSMTPGivesUpOnASilentServerAfterTheTimeout(t *testing.T) {
 	}
 }
 
+func TestSMTPTimeoutBoundsTheWholeConversation(t *testing.T) {
+	t.Parallel()
+	// Each answer comes well within the timeout; all of them do not.
+	srv := smtptest.StartWith(t, smtptest.Options{Delay: 250 * time.Millisecond})
+	mailer := newMailer(t, srv, func(c *SMTPConfig) { c.Timeout = 500 * time.Millisecond })
+	start := time.Now()
+	err := mailer.Send(t.Context(), Message{To: "b@example.com"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("got %v, want a deadline error", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v with a 500ms timeout", d)
+	}
+}
+
 func TestSMTPStopsWhenTheContextIsCancelled(t *testing.T) {
 	t.Parallel()
 	addr := silentServer(t)
@@ -316,7 +392,10 @@ func TestNewSMTPChecksItsConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.cfg.Port != 587 || m.cfg.Timeout != 10*time.Second || m.cfg.TLS.ServerName != "smtp.example.com" {
+	if m.cfg.Port != 587 || m.cfg.ImplicitTLS || m.cfg.Timeout != 10*time.Second || m.cfg.TLS.ServerName != "smtp.example.com" {
 		t.Errorf("defaults: %+v", m.cfg)
+	}
+	if m, err := NewSMTP(SMTPConfig{Host: "smtp.example.com", Port: 465, From: "a@example.com"}); err != nil || !m.cfg.ImplicitTLS {
+		t.Errorf("port 465: implicit TLS %v, error %v", m != nil && m.cfg.ImplicitTLS, err)
 	}
 }

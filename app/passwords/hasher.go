@@ -19,6 +19,10 @@ import (
 // short enough that a flood gets quick 503s instead of a growing queue.
 const DefaultMaxWait = 5 * time.Second
 
+// ErrNoSlot is in the error of a call that waited its whole maxWait for a
+// bcrypt slot: back-pressure, which operators count, not a gone client.
+var ErrNoSlot = errors.New("bcrypt: no free slot")
+
 // Hasher hashes and checks passwords with bcrypt. Every bcrypt call holds
 // one of a fixed number of slots, so a burst of logins cannot occupy every
 // core (bcrypt is deliberately slow) and starve the rest of the API; callers
@@ -185,7 +189,7 @@ func (h *Hasher) run(ctx context.Context, fn func()) error {
 		select {
 		case h.slots <- struct{}{}:
 		case <-timer.C:
-			return fmt.Errorf("bcrypt: no free slot within %v: %w", h.maxWait, errs.ErrUnavailable)
+			return fmt.Errorf("%w within %v: %w", ErrNoSlot, h.maxWait, errs.ErrUnavailable)
 		case <-ctx.Done():
 			return fmt.Errorf("bcrypt: %w: %w", errs.ErrUnavailable, ctx.Err())
 		}

@@ -227,7 +227,7 @@ func TestSaturatedHasherAnswersUnavailable(t *testing.T) {
 		if !errors.Is(err, errs.ErrUnavailable) {
 			t.Errorf("%s: got %v, want errs.ErrUnavailable", name, err)
 		}
-		if e, ok := errs.As(err); !ok || e.Status != 503 {
+		if e, ok := errs.As(err); !ok || e.Kind != errs.Unavailable {
 			t.Errorf("%s: errs.As(%v) = %v, %v; want the 503", name, err, e, ok)
 		}
 		if waited := time.Since(start); waited < 20*time.Millisecond {

@@ -22,16 +22,16 @@ const MaxBytes = 72
 // The rule violations, in the order Validate checks them. Each is a 400 whose
 // message says which rule failed.
 var (
-	ErrRequired    = errs.BadRequest("Password is required")
-	ErrInvalidUTF8 = errs.BadRequest("Password must be valid UTF-8 text")
-	ErrControlChar = errs.BadRequest("Password must not contain control characters")
-	ErrInvisible   = errs.BadRequest("Password must not contain invisible or format characters")
-	ErrTooShort    = errs.BadRequest("Password must be at least 10 characters long")
-	ErrTooLong     = errs.BadRequest("Password must be at most 72 bytes long")
-	ErrNoUpper     = errs.BadRequest("Password must contain an upper-case letter")
-	ErrNoLower     = errs.BadRequest("Password must contain a lower-case letter")
-	ErrNoDigit     = errs.BadRequest("Password must contain a digit")
-	ErrCommon      = errs.BadRequest("Password is too common; choose a less common one")
+	ErrRequired    = errs.New(errs.Invalid, "Password is required")
+	ErrInvalidUTF8 = errs.New(errs.Invalid, "Password must be valid UTF-8 text")
+	ErrControlChar = errs.New(errs.Invalid, "Password must not contain control characters")
+	ErrInvisible   = errs.New(errs.Invalid, "Password must not contain invisible or format characters")
+	ErrTooShort    = errs.New(errs.Invalid, "Password must be at least 10 characters long")
+	ErrTooLong     = errs.New(errs.Invalid, "Password must be at most 72 bytes long")
+	ErrNoUpper     = errs.New(errs.Invalid, "Password must contain an upper-case letter")
+	ErrNoLower     = errs.New(errs.Invalid, "Password must contain a lower-case letter")
+	ErrNoDigit     = errs.New(errs.Invalid, "Password must contain a digit")
+	ErrCommon      = errs.New(errs.Invalid, "Password is too common; choose a less common one")
 )
 
 // Validate checks a new password against the contract's rules and returns

@@ -58,7 +58,7 @@ func TestValidateReportsTheFirstBrokenRule(t *testing.T) {
 	}
 }
 
-func TestValidateErrorsAreBadRequestsNamingTheRule(t *testing.T) {
+func TestValidateErrorsAreInvalidNamingTheRule(t *testing.T) {
 	t.Parallel()
 	want := map[error]string{
 		ErrRequired:    "Password is required",
@@ -74,7 +74,7 @@ func TestValidateErrorsAreBadRequestsNamingTheRule(t *testing.T) {
 	}
 	for err, msg := range want {
 		e, ok := errs.As(err)
-		if !ok || e.Status != 400 || e.Message != msg {
+		if !ok || e.Kind != errs.Invalid || e.Message != msg {
 			t.Errorf("got %#v, want a 400 with message %q", err, msg)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/ulule/limiter/v3"
 
 	"apisec/app/errs"
+	"apisec/app/metrics"
 	"apisec/models"
 )
 
@@ -118,7 +119,9 @@ type Limiters struct {
 	Clock func() time.Time
 	// FailedOpen counts requests let through because a store failed.
 	FailedOpen atomic.Int64
-	closers    []io.Closer
+	// Metrics counts every decision (the middleware makes them); nil counts none.
+	Metrics *metrics.Metrics
+	closers []io.Closer
 }
 
 // Limiter applies one policy.

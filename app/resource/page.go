@@ -24,8 +24,8 @@ type Page struct {
 }
 
 var (
-	errLimit  = errs.BadRequest("limit must be a whole number from 1 to " + strconv.Itoa(MaxLimit))
-	errCursor = errs.BadRequest("cursor must be a nextCursor from an earlier page")
+	errLimit  = errs.New(errs.Invalid, "limit must be a whole number from 1 to "+strconv.Itoa(MaxLimit))
+	errCursor = errs.New(errs.Invalid, "cursor must be a nextCursor from an earlier page")
 )
 
 // ParsePage reads ?limit=N&cursor=C. A parameter that is present must be

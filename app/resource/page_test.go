@@ -33,7 +33,7 @@ func TestParsePageRefusesBadLimitsAndCursorsWithTheirName(t *testing.T) {
 	for param, values := range cases {
 		for _, v := range values {
 			_, err := ParsePage(url.Values{param: {v}})
-			if e, ok := errs.As(err); !ok || e.Status != 400 || !strings.HasPrefix(e.Message, param+" ") {
+			if e, ok := errs.As(err); !ok || e.Kind != errs.Invalid || !strings.HasPrefix(e.Message, param+" ") {
 				t.Errorf("%s=%q: %v, want a 400 naming %s", param, v, err, param)
 			}
 		}

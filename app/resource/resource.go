@@ -27,17 +27,17 @@ func CheckText(field, v string, min, max int) error {
 	n := utf8.RuneCountInString(v)
 	switch {
 	case min > 0 && n == 0:
-		return errs.BadRequest(field + " is required")
+		return errs.New(errs.Invalid, field+" is required")
 	case n < min:
-		return errs.BadRequest(fmt.Sprintf("%s must be at least %d characters", field, min))
+		return errs.New(errs.Invalid, fmt.Sprintf("%s must be at least %d characters", field, min))
 	case n > max:
-		return errs.BadRequest(fmt.Sprintf("%s must be at most %d characters", field, max))
+		return errs.New(errs.Invalid, fmt.Sprintf("%s must be at most %d characters", field, max))
 	case !utf8.ValidString(v):
-		return errs.BadRequest(field + " must be valid UTF-8")
+		return errs.New(errs.Invalid, field+" must be valid UTF-8")
 	}
 	for _, r := range v {
 		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
-			return errs.BadRequest(field + " must not contain control characters")
+			return errs.New(errs.Invalid, field+" must not contain control characters")
 		}
 	}
 	return nil

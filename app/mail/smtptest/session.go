@@ -1,216 +1,137 @@
 package smtptest
 
 import (
-	"bytes"
-	"crypto/tls"
-	"encoding/base64"
-	"net"
-	"net/textproto"
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
 )
 
-// session is one client connection's SMTP conversation.
+// session is one client's conversation; go-smtp speaks the protocol and
+// starts a new session after STARTTLS, which forgets any earlier AUTH.
 type session struct {
-	srv  *Server
-	conn net.Conn
-	text *textproto.Conn
-
-	tls      bool
+	srv      *Server
+	conn     *smtp.Conn
 	authUser string
 	from     string
 	to       []string
-	hasFrom  bool
 }
 
-func (c *session) reply(code int, msg string) bool {
-	return c.text.PrintfLine("%d %s", code, msg) == nil
+var (
+	errAuthRequired = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	errNoSuchUser   = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}
+)
+
+func (c *session) AuthMechanisms() []string {
+	if c.srv.opts.Username == "" {
+		return nil
+	}
+	return c.srv.opts.AuthMechanisms
 }
 
-func (c *session) run() {
-	c.text = textproto.NewConn(c.conn)
-	if !c.reply(220, "smtptest ESMTP ready") {
-		return
+func (c *session) Auth(mech string) (sasl.Server, error) {
+	if !slices.Contains(c.AuthMechanisms(), mech) {
+		return nil, smtp.ErrAuthUnknownMechanism
 	}
-	for {
-		line, err := c.text.ReadLine()
-		if err != nil {
-			return
-		}
-		verb, arg, _ := strings.Cut(line, " ")
-		switch strings.ToUpper(verb) {
-		case "EHLO", "HELO":
-			c.reset()
-			c.ehlo(strings.ToUpper(verb) == "EHLO")
-		case "STARTTLS":
-			if !c.offersTLS() {
-				c.reply(502, "5.5.1 STARTTLS not offered")
-				continue
-			}
-			if !c.startTLS() {
-				return
-			}
-		case "AUTH":
-			c.auth(arg)
-		case "MAIL":
-			c.mail(arg)
-		case "RCPT":
-			c.rcpt(arg)
-		case "DATA":
-			if !c.data() {
-				return
-			}
-		case "RSET":
-			c.reset()
-			c.reply(250, "2.0.0 OK")
-		case "NOOP":
-			c.reply(250, "2.0.0 OK")
-		case "QUIT":
-			c.reply(221, "2.0.0 Bye")
-			return
-		default:
-			c.reply(502, "5.5.2 Command not recognised")
-		}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(_, user, password string) error { return c.login(user, password) }), nil
+	case sasl.Login:
+		return &loginServer{s: c}, nil
+	case "CRAM-MD5":
+		return &cramMD5Server{s: c}, nil
 	}
+	return nil, smtp.ErrAuthUnknownMechanism
 }
 
-func (c *session) offersTLS() bool { return c.srv.opts.TLS != nil && !c.tls }
-func (c *session) offersAuth() bool {
-	return c.srv.opts.Username != "" && (c.srv.opts.TLS == nil || c.tls)
+func (c *session) login(user, password string) error {
+	if user != c.srv.opts.Username || password != c.srv.opts.Password {
+		return smtp.ErrAuthFailed
+	}
+	c.authUser = user
+	return nil
 }
 
-func (c *session) reset() { c.from, c.to, c.hasFrom = "", nil, false }
-
-func (c *session) ehlo(extended bool) {
-	if !extended {
-		c.reply(250, "smtptest")
-		return
-	}
-	lines := []string{"smtptest", "PIPELINING"}
-	if c.offersTLS() {
-		lines = append(lines, "STARTTLS")
-	}
-	if c.offersAuth() {
-		lines = append(lines, "AUTH PLAIN")
-	}
-	for i, l := range lines {
-		sep := "-"
-		if i == len(lines)-1 {
-			sep = " "
-		}
-		c.text.PrintfLine("250%s%s", sep, l)
-	}
-}
-
-func (c *session) startTLS() bool {
-	if !c.reply(220, "2.0.0 Ready to start TLS") {
-		return false
-	}
-	tc := tls.Server(c.conn, c.srv.opts.TLS)
-	if err := tc.Handshake(); err != nil {
-		return false
-	}
-	// RFC 3207: everything learnt before TLS is forgotten.
-	c.conn, c.text, c.tls = tc, textproto.NewConn(tc), true
-	c.reset()
-	return true
-}
-
-func (c *session) auth(arg string) {
-	mech, initial, _ := strings.Cut(arg, " ")
-	if !c.offersAuth() || !strings.EqualFold(mech, "PLAIN") {
-		c.reply(504, "5.5.4 Unrecognised authentication type")
-		return
-	}
-	if c.authUser != "" {
-		c.reply(503, "5.5.1 Already authenticated")
-		return
-	}
-	if initial == "" {
-		c.text.PrintfLine("334 ")
-		line, err := c.text.ReadLine()
-		if err != nil {
-			return
-		}
-		initial = line
-	}
-	raw, err := base64.StdEncoding.DecodeString(initial)
-	if err != nil {
-		c.reply(501, "5.5.2 Cannot decode response")
-		return
-	}
-	// PLAIN is authzid NUL authcid NUL password.
-	parts := bytes.Split(raw, []byte{0})
-	if len(parts) != 3 || string(parts[1]) != c.srv.opts.Username || string(parts[2]) != c.srv.opts.Password {
-		c.reply(535, "5.7.8 Authentication credentials invalid")
-		return
-	}
-	c.authUser = string(parts[1])
-	c.reply(235, "2.7.0 Authentication successful")
-}
-
-// path extracts the address from "FROM:<a@b> PARAMS" or "TO:<a@b>".
-func path(arg, prefix string) (string, bool) {
-	if len(arg) < len(prefix) || !strings.EqualFold(arg[:len(prefix)], prefix) {
-		return "", false
-	}
-	rest := strings.TrimSpace(arg[len(prefix):])
-	if !strings.HasPrefix(rest, "<") {
-		return "", false
-	}
-	addr, _, ok := strings.Cut(rest[1:], ">")
-	return addr, ok
-}
-
-func (c *session) mail(arg string) {
+func (c *session) Mail(from string, _ *smtp.MailOptions) error {
+	time.Sleep(c.srv.opts.Delay)
 	if c.srv.opts.Username != "" && c.authUser == "" {
-		c.reply(530, "5.7.0 Authentication required")
-		return
+		return errAuthRequired
 	}
-	if c.hasFrom {
-		c.reply(503, "5.5.1 Nested MAIL command")
-		return
-	}
-	addr, ok := path(arg, "FROM:")
-	if !ok {
-		c.reply(501, "5.5.4 Syntax: MAIL FROM:<address>")
-		return
-	}
-	c.from, c.hasFrom = addr, true
-	c.reply(250, "2.1.0 OK")
+	c.from = from
+	return nil
 }
 
-func (c *session) rcpt(arg string) {
-	if !c.hasFrom {
-		c.reply(503, "5.5.1 Need MAIL first")
-		return
+func (c *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	time.Sleep(c.srv.opts.Delay)
+	if slices.Contains(c.srv.opts.RejectRecipients, to) {
+		return errNoSuchUser
 	}
-	addr, ok := path(arg, "TO:")
-	if !ok || addr == "" {
-		c.reply(501, "5.5.4 Syntax: RCPT TO:<address>")
-		return
-	}
-	if slices.Contains(c.srv.opts.RejectRecipients, addr) {
-		c.reply(550, "5.1.1 No such user")
-		return
-	}
-	c.to = append(c.to, addr)
-	c.reply(250, "2.1.5 OK")
+	c.to = append(c.to, to)
+	return nil
 }
 
-func (c *session) data() bool {
-	if len(c.to) == 0 {
-		c.reply(503, "5.5.1 Need RCPT first")
-		return true
-	}
-	if !c.reply(354, "End data with <CR><LF>.<CR><LF>") {
-		return false
-	}
-	data, err := c.text.ReadDotBytes()
+func (c *session) Data(r io.Reader) error {
+	time.Sleep(c.srv.opts.Delay)
+	data, err := io.ReadAll(r)
 	if err != nil {
-		return false
+		return err
 	}
-	c.srv.record(Received{From: c.from, To: c.to, Data: data, TLS: c.tls, AuthUser: c.authUser})
-	c.reset()
-	return c.reply(250, "2.0.0 OK: queued")
+	_, tls := c.conn.TLSConnectionState()
+	c.srv.record(Received{From: c.from, To: c.to, Data: data, TLS: tls, AuthUser: c.authUser})
+	return nil
+}
+
+func (c *session) Reset()        { c.from, c.to = "", nil }
+func (c *session) Logout() error { return nil }
+
+// loginServer is the server side of AUTH LOGIN, which go-sasl only has as a
+// client: it asks for the username, then the password.
+type loginServer struct {
+	s    *session
+	step int
+	user string
+}
+
+func (a *loginServer) Next(response []byte) ([]byte, bool, error) {
+	if a.step == 0 && response != nil {
+		a.step++ // the username came as an initial response
+	}
+	a.step++
+	switch a.step {
+	case 1:
+		return []byte("Username:"), false, nil
+	case 2:
+		a.user = string(response)
+		return []byte("Password:"), false, nil
+	}
+	return nil, true, a.s.login(a.user, string(response))
+}
+
+// cramMD5Server is the server side of AUTH CRAM-MD5 (RFC 2195): the client
+// answers a fresh challenge with its username and HMAC-MD5(password, challenge).
+type cramMD5Server struct {
+	s         *session
+	challenge []byte
+}
+
+func (a *cramMD5Server) Next(response []byte) ([]byte, bool, error) {
+	if a.challenge == nil {
+		a.challenge = []byte("<" + rand.Text() + "@smtptest>")
+		return a.challenge, false, nil
+	}
+	user, digest, _ := strings.Cut(string(response), " ")
+	mac := hmac.New(md5.New, []byte(a.s.srv.opts.Password))
+	mac.Write(a.challenge)
+	if user != a.s.srv.opts.Username || !hmac.Equal([]byte(digest), []byte(hex.EncodeToString(mac.Sum(nil)))) {
+		return nil, true, smtp.ErrAuthFailed
+	}
+	a.s.authUser = user
+	return nil, true, nil
 }

@@ -1,12 +1,14 @@
-// Package smtptest runs a small SMTP server on loopback for tests: it speaks
-// EHLO, STARTTLS, AUTH PLAIN, MAIL, RCPT, DATA and QUIT, and records what it
-// receives so a test can read the e-mail its code sent.
+// Package smtptest runs an SMTP server (go-smtp's) on loopback for tests:
+// STARTTLS or implicit TLS, AUTH PLAIN, LOGIN or CRAM-MD5 when asked for,
+// and it records what it receives so a test can read the e-mail its code
+// sent.
 package smtptest
 
 import (
 	"bytes"
 	"crypto/tls"
 	"io"
+	"log"
 	"mime"
 	"mime/quotedprintable"
 	"net"
@@ -16,40 +18,49 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 )
 
 // Options changes what the server offers and refuses.
 type Options struct {
-	// TLS, when set, makes the server offer STARTTLS with this config.
-	TLS *tls.Config
-	// Username and Password, when set, make the server offer AUTH PLAIN
-	// (after STARTTLS if TLS is set) and refuse MAIL until a client
-	// authenticates with them.
+	// TLS, when set, makes the server offer STARTTLS with this config, or
+	// speak TLS from the first byte if ImplicitTLS is set too.
+	TLS         *tls.Config
+	ImplicitTLS bool
+	// Username and Password, when set, make the server offer AUTH (after
+	// TLS if TLS is set) and refuse MAIL until a client authenticates with
+	// them.
 	Username, Password string
+	// AuthMechanisms are the mechanisms offered: PLAIN, LOGIN, CRAM-MD5;
+	// PLAIN when empty.
+	AuthMechanisms []string
 	// RejectRecipients are answered "550 no such user" at RCPT.
 	RejectRecipients []string
+	// Delay holds each answer to MAIL, RCPT and DATA, as a slow server does.
+	Delay time.Duration
 }
 
 // Received is one message the server accepted.
 type Received struct {
 	From     string      // envelope sender (MAIL FROM)
 	To       []string    // envelope recipients (RCPT TO)
-	Data     []byte      // the message as sent, dot-unstuffed, lines ending in "\n"
+	Data     []byte      // the message as sent, dot-unstuffed, CRLF line endings kept
 	Header   mail.Header // parsed headers; nil if Data did not parse
 	Subject  string      // the Subject header, RFC 2047 decoded
-	Body     string      // the body, with any quoted-printable decoded
-	TLS      bool        // whether STARTTLS was in effect
+	Body     string      // the body, any quoted-printable decoded, lines ending in "\n"
+	TLS      bool        // whether the message came over TLS
 	AuthUser string      // who authenticated, if anyone
 }
 
 // Server is a running test SMTP server.
 type Server struct {
-	opts Options
-	ln   net.Listener
-	wg   sync.WaitGroup
+	opts   Options
+	ln     net.Listener
+	smtp   *smtp.Server
+	served chan struct{}
 
 	mu       sync.Mutex
-	conns    map[net.Conn]struct{}
 	messages []Received
 	next     int           // first message WaitMessage has not returned yet
 	arrived  chan struct{} // closed, and replaced, when a message arrives
@@ -61,13 +72,36 @@ func Start(tb testing.TB) *Server { return StartWith(tb, Options{}) }
 // StartWith runs a server with opts on 127.0.0.1 until tb ends.
 func StartWith(tb testing.TB, opts Options) *Server {
 	tb.Helper()
+	if len(opts.AuthMechanisms) == 0 {
+		opts.AuthMechanisms = []string{"PLAIN"}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatalf("smtptest: listen: %v", err)
 	}
-	s := &Server{opts: opts, ln: ln, conns: map[net.Conn]struct{}{}, arrived: make(chan struct{})}
-	s.wg.Go(s.serve)
-	tb.Cleanup(s.close)
+	s := &Server{opts: opts, ln: ln, served: make(chan struct{}), arrived: make(chan struct{})}
+	s.smtp = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &session{srv: s, conn: c}, nil
+	}))
+	s.smtp.Domain = "smtptest"
+	s.smtp.AllowInsecureAuth = opts.TLS == nil
+	// A client that stalls must not hold the test up forever.
+	s.smtp.ReadTimeout, s.smtp.WriteTimeout = 30*time.Second, 30*time.Second
+	s.smtp.ErrorLog = log.New(io.Discard, "", 0) // failed handshakes are what some tests want
+	if opts.ImplicitTLS {
+		ln = tls.NewListener(ln, opts.TLS)
+	} else {
+		s.smtp.TLSConfig = opts.TLS
+	}
+	go func() {
+		defer close(s.served)
+		s.smtp.Serve(ln)
+	}()
+	tb.Cleanup(func() {
+		s.smtp.Close()
+		ln.Close() // Close misses a listener that Serve has not registered yet
+		<-s.served
+	})
 	return s
 }
 
@@ -112,39 +146,6 @@ func (s *Server) WaitMessage(tb testing.TB, timeout time.Duration) Received {
 	}
 }
 
-func (s *Server) serve() {
-	for {
-		conn, err := s.ln.Accept()
-		if err != nil {
-			return // listener closed
-		}
-		s.mu.Lock()
-		s.conns[conn] = struct{}{}
-		s.mu.Unlock()
-		s.wg.Go(func() {
-			defer func() {
-				conn.Close()
-				s.mu.Lock()
-				delete(s.conns, conn)
-				s.mu.Unlock()
-			}()
-			// A client that stalls must not hold the test up forever.
-			conn.SetDeadline(time.Now().Add(30 * time.Second))
-			(&session{srv: s, conn: conn}).run()
-		})
-	}
-}
-
-func (s *Server) close() {
-	s.ln.Close()
-	s.mu.Lock()
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
-}
-
 func (s *Server) record(r Received) {
 	r.Header, r.Subject, r.Body = parse(r.Data)
 	s.mu.Lock()
@@ -169,5 +170,5 @@ func parse(data []byte) (mail.Header, string, string) {
 		body = quotedprintable.NewReader(body)
 	}
 	b, _ := io.ReadAll(body)
-	return msg.Header, subject, string(b)
+	return msg.Header, subject, strings.ReplaceAll(string(b), "\r\n", "\n")
 }
