@@ -57,6 +57,7 @@ JWT_ISSUER=apisec JWT_AUDIENCE=apisec-api # the API's defaults, given to both se
 CEILING_SRC=$ROOT/../shared/ceiling CEILING=""
 ADMIN_EMAIL=admin@bench.example VIEWER_EMAIL=viewer@bench.example
 
+METRICS_PORT=""
 WORK="" DB_NAME="" REDIS_PID="" SERVER_PID="" STATIC_PID="" CEILING_PID="" MONITOR_PID="" FLOOD_PID="" WATCH_PID=""
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -173,6 +174,8 @@ prepare() {
 	STATIC_PORT=$(free_port $((API_PORT + 1)))
 	CEILING_PORT=$(free_port $((STATIC_PORT + 1)))
 	PPROF_PORT=$(free_port 16060)
+	# Every feature on, as the budgets want: metrics too (METRICS=0: off).
+	if [ "${METRICS:-1}" = 1 ]; then METRICS_PORT=$(free_port 19090); fi
 	API=http://127.0.0.1:$API_PORT
 
 	app migrate up >/dev/null
@@ -195,7 +198,7 @@ app_cmd() { # [PPROF_ADDR]
 		JWT_PRIVATE_KEY_PATH="$WORK/keys/jwt-private.pem" JWT_PUBLIC_KEY_PATH="$WORK/keys/jwt-public.pem"
 		BCRYPT_COST=12 JWT_ISSUER="$JWT_ISSUER" JWT_AUDIENCE="$JWT_AUDIENCE"
 		RATE_LIMIT_GLOBAL="${GLOBAL_RATE:-$BENCH_RATE}" RATE_LIMIT_LOGIN="$BENCH_RATE" RATE_LIMIT_AUTHENTICATED="$BENCH_RATE"
-		${1:+PPROF_ADDR=$1} "${pass[@]}" "$WORK/apisec")
+		${METRICS_PORT:+METRICS_ADDR=127.0.0.1:$METRICS_PORT} ${1:+PPROF_ADDR=$1} "${pass[@]}" "$WORK/apisec")
 }
 
 app() {
@@ -220,6 +223,9 @@ start_server() { # [pprof]
 	(cd "$WORK" && exec "${APP_CMD[@]}" serve) >"$log" 2>&1 &
 	SERVER_PID=$!
 	wait_ready "$API/healthz" "$SERVER_PID" "$log"
+	if [ -n "$METRICS_PORT" ]; then
+		curl -fsS -o /dev/null "http://127.0.0.1:$METRICS_PORT/metrics" || die "metrics on, but no /metrics on port $METRICS_PORT"
+	fi
 }
 
 stop_server() {
