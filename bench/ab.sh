@@ -18,6 +18,9 @@
 # builds and tests share it) falls on every variant alike. Sequential runs of
 # bench/run.sh drift by ±15 % over minutes here; this does not.
 #
+# Every server runs as production would, with all of its features on: metrics
+# too, each on its own METRICS_ADDR (a variant's METRICS_ADDR= turns it off).
+#
 # Scenarios (SCEN): S1 GET /public/status, S2 GET /projects, S3 GET
 # /auth/me, S7 GET /projects with a wrong-signature token (verified, charged
 # to the IP's global budget, 401). HEADERS: extra request headers, one per
@@ -42,7 +45,7 @@ PASSWORD='Bench-Passw0rd-2024'
 CLK_TCK=$(getconf CLK_TCK)
 
 HEADERS=${HEADERS:-}
-LABELS=() DIRS=() SERVER_ENV=() BUILD_ENV=() PIDS=() PORTS=()
+LABELS=() DIRS=() SERVER_ENV=() BUILD_ENV=() PIDS=() PORTS=() METRICS_PORTS=()
 WORK="" DB_NAME=""
 
 die() { printf 'ab: %s\n' "$*" >&2; exit 1; }
@@ -101,7 +104,9 @@ bin_cmd() {
 	local i=$1 env extra=()
 	mapfile -t env < <(common_env)
 	if [ -n "${SERVER_ENV[$i]}" ]; then IFS=, read -ra extra <<<"${SERVER_ENV[$i]}"; fi
-	CMD=(env -i PATH="$PATH" HOME="$WORK" "${env[@]}" PORT="${PORTS[i]:-8080}" "${extra[@]}" "$WORK/bin$i")
+	# Metrics on, each on its own port, unless a variant's METRICS_ADDR= says off.
+	CMD=(env -i PATH="$PATH" HOME="$WORK" "${env[@]}" PORT="${PORTS[i]:-8080}"
+		${METRICS_PORTS[i]:+METRICS_ADDR=127.0.0.1:${METRICS_PORTS[i]}} "${extra[@]}" "$WORK/bin$i")
 }
 
 run_bin() { # I ARGS…
@@ -140,6 +145,7 @@ setup() {
 	run_bin 0 users create --email viewer@ab.example --password "$PASSWORD" --role viewer --verified >/dev/null
 	for i in "${!LABELS[@]}"; do
 		PORTS[i]=$(free_port $((18600 + 10 * i)))
+		METRICS_PORTS[i]=$(free_port $((PORTS[i] + 1)))
 		bin_cmd "$i"
 		(cd "$WORK" && exec "${CMD[@]}" serve) >"$WORK/server$i.log" 2>&1 &
 		PIDS[i]=$!
