@@ -59,6 +59,8 @@ func newPurger(gdb *gorm.DB, now func() time.Time, log *slog.Logger, cfg *config
 	return retention.New(gdb, now, log, retention.Config{
 		LoginEventsRetention: cfg.LoginEventsRetention,
 		UnverifiedAccountTTL: cfg.UnverifiedAccountTTL,
+		SessionMaxAge:        cfg.SessionMaxAge,
+		RevocationKeep:       revocationKeep(cfg),
 		Pause:                retention.DefaultPause,
 	})
 }
