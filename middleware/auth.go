@@ -23,7 +23,9 @@ const callerKey = "apisec.caller"
 // A request that fails takes a slot of policy pays (the client IP's global
 // budget); once that is spent, tokens not already in the verified cache get
 // pays' 429 before any signature check, so a flood of forged tokens costs a
-// peek, not an RSA verification each. Valid tokens are never charged.
+// peek, not an RSA verification each; past the budget the limiter answers
+// the peek from its memory of refusals, not its store. Valid tokens are
+// never charged.
 func RequireAuth(ts *tokens.Service, ls *ratelimit.Limiters, pays *ratelimit.Policy) gin.HandlerFunc {
 	if ts == nil {
 		panic("middleware.RequireAuth: nil token service")

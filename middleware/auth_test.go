@@ -18,6 +18,7 @@ import (
 	"apisec/app/clocktest"
 	"apisec/app/ratelimit"
 	"apisec/app/tokens"
+	"apisec/db/dbtest"
 	"apisec/middleware"
 	"apisec/models"
 )
@@ -261,33 +262,67 @@ func BenchmarkRequireAuth(b *testing.B) {
 }
 
 // BenchmarkForgedTokenFlood is one IP sending tokens with a real kid and a
-// wrong signature: with no charge each costs an RSA verification; past the
-// IP's global budget each costs a peek at the limiter.
+// wrong signature, from 32 goroutines per core: "verify" is no limiter,
+// each an RSA verification (the full cost); under-budget adds the charge
+// (a peek and a take); past-budget is the 429 before any verification,
+// answered from the limiter's memory of refusals, or with memo=off by a
+// peek at the store. On each store: in process, and Redis when
+// TEST_REDIS_URL is set. The past-budget ÷ verify ratio of ns/op is issue
+// 15's budget (≥ 5×).
 func BenchmarkForgedTokenFlood(b *testing.B) {
 	ts, _ := newAuthService(b, 0)
 	tok := issue(b, ts, models.RoleViewer)
 	forged := "Bearer " + tok[:len(tok)-4] + "AAAA"
-	for _, bc := range []struct {
-		name string
-		rate limiter.Rate
-		want int
-	}{{"uncharged", limiter.Rate{}, http.StatusUnauthorized}, {"past-budget", limiter.Rate{Limit: 1, Period: time.Minute}, http.StatusTooManyRequests}} {
-		b.Run(bc.name, func(b *testing.B) {
-			rates := ratelimit.Rates{ByPolicy: map[string]limiter.Rate{ratelimit.Global.Name: bc.rate}}
-			ls, err := ratelimit.NewLimiters(rates,
-				func(string) (ratelimit.Store, error) { return ratelimit.NewMemoryStore(), nil }, nil)
-			if err != nil {
-				b.Fatal(err)
+	stores := map[string]func(b *testing.B, name string) ratelimit.Store{
+		"memory": func(b *testing.B, _ string) ratelimit.Store {
+			s := ratelimit.NewMemoryStore()
+			b.Cleanup(func() { _ = s.Close() })
+			return s
+		},
+		"redis": func(b *testing.B, name string) ratelimit.Store {
+			client, ok := dbtest.Redis(b)
+			if !ok {
+				b.Skip("TEST_REDIS_URL not set")
 			}
-			b.Cleanup(func() { _ = ls.Close() })
-			r := gin.New()
-			r.GET("/me", middleware.RequireAuth(ts, ls, ratelimit.Global), func(c *gin.Context) { c.Status(http.StatusOK) })
-			serve(r, "/me", forged) // spends the one slot
-			b.ReportAllocs()
-			for b.Loop() {
-				if w := serve(r, "/me", forged); w.Code != bc.want {
-					b.Fatal(w.Code, w.Body)
+			prefix := dbtest.KeyPrefix(b) + name
+			dbtest.DeleteKeys(b, client, "rl:"+prefix+":*")
+			return ratelimit.NewRedisStore(client, ratelimit.Name(prefix), ratelimit.Timeout(2*time.Second))
+		},
+	}
+	run := func(b *testing.B, rate limiter.Rate, newStore func(*testing.B, string) ratelimit.Store, memo bool, want int) {
+		rates := ratelimit.Rates{ByPolicy: map[string]limiter.Rate{ratelimit.Global.Name: rate}}
+		ls, err := ratelimit.NewLimiters(rates, func(name string) (ratelimit.Store, error) { return newStore(b, name), nil }, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = ls.Close() })
+		if l := ls.Of(ratelimit.Global); l != nil && !memo {
+			l.GivesBack() // turns the memo off
+		}
+		r := gin.New()
+		r.GET("/me", middleware.RequireAuth(ts, ls, ratelimit.Global), func(c *gin.Context) { c.Status(http.StatusOK) })
+		serve(r, "/me", forged) // spends the one slot of a past-budget run
+		b.ReportAllocs()
+		b.SetParallelism(32)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if w := serve(r, "/me", forged); w.Code != want {
+					b.Error(w.Code, w.Body)
+					return
 				}
+			}
+		})
+	}
+	b.Run("verify", func(b *testing.B) { run(b, limiter.Rate{}, nil, true, http.StatusUnauthorized) })
+	for _, store := range []string{"memory", "redis"} {
+		b.Run("store="+store, func(b *testing.B) {
+			b.Run("under-budget", func(b *testing.B) {
+				run(b, limiter.Rate{Limit: 1_000_000, Period: time.Hour}, stores[store], true, http.StatusUnauthorized)
+			})
+			for _, memo := range []bool{false, true} {
+				b.Run(fmt.Sprintf("past-budget/memo=%v", memo), func(b *testing.B) {
+					run(b, limiter.Rate{Limit: 1, Period: time.Hour}, stores[store], memo, http.StatusTooManyRequests)
+				})
 			}
 		})
 	}

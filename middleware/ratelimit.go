@@ -45,6 +45,7 @@ func CountFailures(ls *ratelimit.Limiters, p *ratelimit.Policy, failed int) gin.
 	if l == nil {
 		return func(*gin.Context) {}
 	}
+	l.GivesBack()
 	return func(c *gin.Context) {
 		res, limited := take(c, ls, l)
 		if !limited || c.IsAborted() {

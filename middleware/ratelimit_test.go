@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -409,5 +410,81 @@ func TestAClientThatHasGoneIsNotCountedAsAnOutage(t *testing.T) {
 	r.ServeHTTP(w, req)
 	if w.Code != http.StatusServiceUnavailable || ls.FailedOpen.Load() != 0 {
 		t.Fatalf("%d, FailedOpen %d; want 503 and 0", w.Code, ls.FailedOpen.Load())
+	}
+}
+
+// countedStore counts the decisions that reach a real store.
+type countedStore struct {
+	ratelimit.Store
+	takes *atomic.Int64
+}
+
+func (s countedStore) Take(ctx context.Context, key string, count int64, rate limiter.Rate) (ratelimit.Decision, error) {
+	s.takes.Add(1)
+	return s.Store.Take(ctx, key, count, rate)
+}
+
+// A client past its budget is answered from the limiter's memory, with the
+// very answer, headers and metrics a decision of the store gives.
+func TestARememberedRefusalAnswersExactlyAsTheStoreDoes(t *testing.T) {
+	t.Parallel()
+	clk := clocktest.New(time.Unix(1_750_000_000, 0))
+	store := ratelimit.NewMemoryStore(ratelimit.Clock(clk.Now))
+	t.Cleanup(func() { _ = store.Close() })
+	var takes atomic.Int64
+	// newLimiters shares store: each new Limiters has an empty memo, so
+	// its first refusal is the store's.
+	newLimiters := func() *ratelimit.Limiters {
+		ls, err := ratelimit.NewLimiters(rates(perMinute(3), limiter.Rate{}, limiter.Rate{}, nil),
+			func(string) (ratelimit.Store, error) { return countedStore{store, &takes}, nil }, clk.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ls
+	}
+	ls := newLimiters()
+	reg := prometheus.NewRegistry()
+	ls.Metrics = metrics.New(reg, "global")
+	r := rlEngine(t, ls, nil, nil)
+	start := clk.Now()
+	for i := range 3 {
+		clk.Set(start.Add(time.Duration(i) * 10 * time.Second))
+		if w := rlDo(r, http.MethodGet, "/public/status", client); w.Code != http.StatusOK {
+			t.Fatalf("request %d: %d", i+1, w.Code)
+		}
+	}
+	asked := takes.Load()
+	refused := 0
+	for _, at := range []time.Duration{20 * time.Second, 21*time.Second + 300*time.Millisecond, 59 * time.Second, time.Minute - time.Microsecond} {
+		clk.Set(start.Add(at))
+		memo := rlDo(r, http.MethodGet, "/public/status", client)
+		before := takes.Load()
+		fromStore := rlDo(rlEngine(t, newLimiters(), nil, nil), http.MethodGet, "/public/status", client)
+		if takes.Load() != before+1 {
+			t.Fatal("the fresh limiters did not ask the store")
+		}
+		refused++
+		if memo.Code != http.StatusTooManyRequests || memo.Body.String() != fromStore.Body.String() {
+			t.Fatalf("at +%s: %d %s, the store's %d %s", at, memo.Code, memo.Body, fromStore.Code, fromStore.Body)
+		}
+		for name := range fromStore.Header() {
+			if got, want := memo.Header().Values(name), fromStore.Header().Values(name); strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Fatalf("at +%s: %s %q, the store's %q", at, name, got, want)
+			}
+		}
+		if len(memo.Header()) != len(fromStore.Header()) {
+			t.Fatalf("at +%s: headers %v, the store's %v", at, memo.Header(), fromStore.Header())
+		}
+	}
+	// The request that filled the window told the memo: no refusal asked the store.
+	if got := takes.Load() - asked - int64(refused); got != 0 {
+		t.Fatalf("%d refusals of the remembering limiters asked the store, want 0", got)
+	}
+	if got := decisions(t, reg, "global", "limited"); got != float64(refused) {
+		t.Fatalf("limited decisions %v, want %d", got, refused)
+	}
+	clk.Set(start.Add(time.Minute)) // the first slot frees
+	if w := rlDo(r, http.MethodGet, "/public/status", client); w.Code != http.StatusOK {
+		t.Fatalf("at the reset: %d", w.Code)
 	}
 }

@@ -832,3 +832,54 @@ func TestBadTokensArePaidFromTheGlobalBudget(t *testing.T) {
 	expect(t, e.do("GET", "/auth/me", nil, bearer(unseen)...), http.StatusOK, "")
 	expect(t, e.do("GET", "/auth/me", nil, bearer(forged)...), http.StatusUnauthorized, "Invalid token")
 }
+
+// A flood of forged tokens past its IP's global budget keeps getting the
+// store's exact 429 (the limiter answers it from memory), and the IP is
+// served again the instant its first slot frees.
+func TestAForgedTokenFloodPastItsBudgetIsRefusedUntilTheResetThenServed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, map[string]string{"RATE_LIMIT_GLOBAL": "3/1m"})
+	u := rlCreateUser(t, e, "viewer", "")
+	tok, err := e.App.Tokens.Issue(tokens.Grant{Subject: u.ID, Session: models.NewID(), Role: u.Role, Plan: u.Plan})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := bearer(tok.Token[:len(tok.Token)-4] + "AAAA")
+	start := e.Clock.Now()
+	for i := range 3 {
+		rlAdvanceTo(t, e, start.Add(time.Duration(i)*10*time.Second))
+		expect(t, e.do("GET", "/auth/me", nil, forged...), http.StatusUnauthorized, "Invalid token")
+	}
+	reset := start.Add(time.Minute)
+	for _, at := range []time.Duration{20 * time.Second, 30*time.Second + 400*time.Millisecond, time.Minute - time.Microsecond} {
+		now := start.Add(at)
+		rlAdvanceTo(t, e, now)
+		wait := int64((reset.Sub(now) + time.Second - 1) / time.Second)
+		for range 20 {
+			r := e.do("GET", "/auth/me", nil, forged...)
+			rlExpect429(t, r, "Too many requests", wait)
+			rlExpectLimit(t, r, 3, 0)
+			if got := rlHeaderInt(t, r, "X-RateLimit-Reset"); got != reset.Unix() {
+				t.Fatalf("at +%s: X-RateLimit-Reset %d, want %d", at, got, reset.Unix())
+			}
+			if got, want := r.Header.Get("RateLimit"), `"global";r=0;t=`+strconv.FormatInt(wait, 10); got != want {
+				t.Fatalf("at +%s: RateLimit %q, want %q", at, got, want)
+			}
+			if got := r.Header.Get("RateLimit-Policy"); got != `"global";q=3;w=60` {
+				t.Fatalf("RateLimit-Policy %q", got)
+			}
+		}
+		// The budget is the IP's: unauthenticated routes are refused alike.
+		rlExpect429(t, e.do("GET", "/public/status", nil), "Too many requests", wait)
+	}
+	// The first slot frees at the reset: one forged token is verified (and
+	// charged) again, and then the window is full until the second frees.
+	rlAdvanceTo(t, e, reset)
+	r := e.do("GET", "/auth/me", nil, forged...)
+	expect(t, r, http.StatusUnauthorized, "Invalid token")
+	rlExpectLimit(t, r, 3, 0)
+	rlExpect429(t, e.do("GET", "/auth/me", nil, forged...), "Too many requests", 10)
+	rlAdvanceTo(t, e, reset.Add(10*time.Second))
+	expect(t, e.do("GET", "/auth/me", nil, bearer(tok.Token)...), http.StatusOK, "")
+	expect(t, e.do("GET", "/public/status", nil), http.StatusOK, "")
+}

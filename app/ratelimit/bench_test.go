@@ -101,3 +101,30 @@ func cpuTime(b *testing.B) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkRefusalsMiss is what the memo adds to an admitted decision: a
+// lookup of a key it does not hold, with the memo empty and full (of
+// other keys), from every core at once.
+func BenchmarkRefusalsMiss(b *testing.B) {
+	keys := benchKeyNames()
+	now := time.Unix(1_750_000_000, 0)
+	for _, full := range []bool{false, true} {
+		b.Run(fmt.Sprintf("full=%v", full), func(b *testing.B) {
+			m := newRefusals()
+			if full {
+				for i := range memoShards * memoPerShard * 2 {
+					m.remember("refused-"+strconv.Itoa(i), now.Add(time.Hour), now)
+				}
+			}
+			var next atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, ok := m.refused(keys[next.Add(1)%benchKeys], now); ok {
+						b.Error("hit")
+						return
+					}
+				}
+			})
+		})
+	}
+}

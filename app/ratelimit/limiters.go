@@ -129,12 +129,17 @@ type Limiter struct {
 	Policy *Policy
 	base   *bucket            // nil: off, except for listed plans
 	plans  map[string]*bucket // nil bucket: a plan that is off
+	now    func() time.Time   // the Limiters' Clock
+	// givesBack turns the refusal memo off: a slot given back, here or by
+	// another instance, can end a refusal before its reset.
+	givesBack atomic.Bool
 }
 
 type bucket struct {
 	name  string
 	rate  limiter.Rate
 	store Store
+	memo  *refusals
 }
 
 // NewLimiters builds a limiter for every policy whose rate is on, each on
@@ -158,10 +163,10 @@ func NewLimiters(rates Rates, newStore StoreFactory, now func() time.Time) (_ *L
 		if c, ok := store.(io.Closer); ok {
 			ls.closers = append(ls.closers, c)
 		}
-		return &bucket{name: name, rate: rate, store: store}, nil
+		return &bucket{name: name, rate: rate, store: store, memo: newRefusals()}, nil
 	}
 	for _, p := range Policies {
-		l := &Limiter{Policy: p}
+		l := &Limiter{Policy: p, now: ls.Now}
 		if rate := rates.ByPolicy[p.Name]; rate.Limit != 0 {
 			if l.base, err = build(p.Name, rate); err != nil {
 				return nil, err
@@ -218,6 +223,7 @@ type Result struct {
 	Window time.Duration // its window
 	key    string
 	store  Store
+	l      *Limiter
 }
 
 // Take spends count slots (0: peek) of s's budget, or of its Fallback's once
@@ -242,9 +248,32 @@ func (l *Limiter) take(ctx context.Context, by KeyFunc, s Subject, count int64) 
 	if b == nil {
 		return Result{}, false, nil
 	}
-	d, err := b.store.Take(ctx, key, count, b.rate)
-	return Result{Decision: d, Name: b.name, Window: b.rate.Period, key: key, store: b.store}, true, err
+	d, err := l.decide(ctx, b, key, count)
+	return Result{Decision: d, Name: b.name, Window: b.rate.Period, key: key, store: b.store, l: l}, true, err
 }
+
+// decide asks b's store, unless b's memo knows the key is refused: a full
+// window stays full until its reset (see refusals), so the answer is the
+// store's own.
+func (l *Limiter) decide(ctx context.Context, b *bucket, key string, count int64) (Decision, error) {
+	if l.givesBack.Load() {
+		return b.store.Take(ctx, key, count, b.rate)
+	}
+	now := l.now()
+	if t, ok := b.memo.refused(key, now); ok {
+		return Decision{Limit: b.rate.Limit, ResetAt: t, Reached: true}, nil
+	}
+	d, err := b.store.Take(ctx, key, count, b.rate)
+	if err == nil && d.Remaining == 0 {
+		b.memo.remember(key, d.ResetAt, now)
+	}
+	return d, err
+}
+
+// GivesBack declares that l's slots may be given back (Result.Release), as
+// for requests that count only when they fail. Call it when routes are set
+// up, on every instance alike: it turns l's refusal memo off.
+func (l *Limiter) GivesBack() { l.givesBack.Store(true) }
 
 // Release gives back the slot res took: for requests that count only when
 // they fail.
@@ -252,6 +281,7 @@ func (r Result) Release(ctx context.Context) error {
 	if r.store == nil {
 		return nil
 	}
+	r.l.GivesBack() // in case the routes did not say so
 	return r.store.Release(ctx, r.key, r.Decision)
 }
 
