@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -35,6 +37,13 @@ func serve(ctx context.Context, env Env) error {
 		return err
 	}
 	log := newLogger(cfg, env.Stdout)
+	// The live heap is small (tens of MB) and allocation per request high:
+	// collecting at 200 % growth instead of Go's 100 % gave S2 +13 % req/s
+	// and S1/S3 +5 % (bench/ab.sh, interleaved) for ~7 MB more peak RSS.
+	// The runtime's own GOGC, when set, wins.
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(200)
+	}
 	if cfg.Env != config.Development {
 		gin.SetMode(gin.ReleaseMode)
 	}
