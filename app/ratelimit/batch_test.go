@@ -12,14 +12,25 @@ import (
 	"github.com/ulule/limiter/v3"
 )
 
-// countingHook counts the client's pipelines. (Single commands are not
-// counted: a parallel test's SCRIPT FLUSH may send a decision through
+// countingHook counts the client's pipelines and holds every single
+// command for slow, so that decisions sent alone are still out while the
+// others arrive: without it a loaded (-race) machine may start the callers
+// one after another and nothing ever waits to share. (Single commands are
+// not counted: a parallel test's SCRIPT FLUSH may send a decision through
 // Script.Run once.)
-type countingHook struct{ pipelines atomic.Int64 }
+type countingHook struct {
+	pipelines atomic.Int64
+	slow      time.Duration
+}
 
 func (h *countingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
-func (h *countingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *countingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		time.Sleep(h.slow)
+		return next(ctx, cmd)
+	}
+}
 
 func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
@@ -32,7 +43,7 @@ func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 func TestConcurrentDecisionsSharePipelines(t *testing.T) {
 	t.Parallel()
 	s, client := redisStore(t)
-	hook := &countingHook{}
+	hook := &countingHook{slow: 100 * time.Millisecond}
 	client.AddHook(hook)
 	const callers, limit = 64, 40
 	rate := limiter.Rate{Limit: limit, Period: time.Minute}
